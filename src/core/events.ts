@@ -1,0 +1,91 @@
+/**
+ * The event union every part of a run emits. Renderers (src/render) turn the same stream into a progress
+ * bar, plain lines or NDJSON; `EventHandlers` makes a missing case a compile error.
+ */
+import type { ErrorCode } from './errors.js';
+
+/** A serialisable error as it appears in events and the manifest. */
+export interface ErrorInfo {
+  code: ErrorCode;
+  message: string;
+  vendorCode?: string;
+  status?: number;
+}
+
+/** Counts at the end of a run. `bytes` is the sum of bytes written by this run. */
+export interface RunCounts {
+  done: number;
+  skipped: number;
+  failed: number;
+  bytes: number;
+}
+
+export type RunEvent =
+  | { type: 'run-start'; at: string; vendor: string; profile: string; out: string; concurrency: number; dryRun: boolean }
+  | { type: 'item-start'; at: string; key: string; attempt: number }
+  | {
+      type: 'item-progress';
+      at: string;
+      key: string;
+      /** Bytes written so far for this item (this attempt, including resumed bytes). */
+      bytes: number;
+      /** Expected total in bytes, when the server said. */
+      total?: number;
+    }
+  | {
+      type: 'item-done';
+      at: string;
+      key: string;
+      files: { path: string; bytes: number; sha256: string; contentType: string }[];
+      attempts: number;
+      ms: number;
+      dryRun?: boolean;
+    }
+  | { type: 'item-skipped'; at: string; key: string; reason: 'done' | 'dry-run' }
+  | {
+      type: 'item-retry';
+      at: string;
+      key: string;
+      attempt: number;
+      /** Wait before the next attempt, ms. */
+      delayMs: number;
+      error: ErrorInfo;
+    }
+  | { type: 'item-failed'; at: string; key: string; attempts: number; error: ErrorInfo; line?: number }
+  | {
+      type: 'rate-limit-wait';
+      at: string;
+      /** The rate-limit group (e.g. `Heavy`). */
+      group: string;
+      /** How long every worker of the group waits, ms. */
+      waitMs: number;
+      reason: 'budget' | 'penalty';
+    }
+  | { type: 'notice'; at: string; level: 'info' | 'warn'; message: string }
+  | {
+      type: 'run-end';
+      at: string;
+      counts: RunCounts;
+      ms: number;
+      exitCode: number;
+      interrupted: boolean;
+      out: string;
+    };
+
+export type RunEventType = RunEvent['type'];
+
+/** One handler per event type; used by every renderer so a new type cannot be forgotten. */
+export type EventHandlers = { [T in RunEventType]: (event: Extract<RunEvent, { type: T }>) => void };
+
+/** Something that receives events. */
+export type EventSink = (event: RunEvent) => void;
+
+/** Dispatches an event to the handler of its type. */
+export function dispatch(handlers: EventHandlers, event: RunEvent): void {
+  (handlers[event.type] as (e: RunEvent) => void)(event);
+}
+
+/** The current time as an ISO-8601 string (events carry `at`). */
+export function now(): string {
+  return new Date().toISOString();
+}

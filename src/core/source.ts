@@ -1,0 +1,101 @@
+/**
+ * The contract between the engine and a vendor (DESIGN.md "Contracts"). A vendor module builds a `Source`;
+ * the engine iterates its refs lazily, skips what the manifest says is done, and calls `fetch` under the
+ * queue's concurrency limit and retry policy. The engine never imports a vendor.
+ */
+import type { RecpullError } from './errors.js';
+import type { EventSink } from './events.js';
+
+/** A value a recording carries into the output template (`{field}`) and the metadata sidecar. */
+export type MetaValue = string | number | boolean | null | undefined;
+
+/**
+ * One recording to fetch.
+ * - `key`: stable across runs, unique within the vendor account (e.g. `timplus:<ds>:<loc>:<file>`).
+ * - `meta`: the fields the output template may use (vendor fields plus extra input columns).
+ * - `line`: 1-based line of the input list it came from, when it came from one.
+ * - `record`: the vendor's own record (e.g. a call-log record), written by `--metadata` beside the audio.
+ */
+export interface RecordingRef {
+  key: string;
+  vendor: string;
+  meta: Record<string, MetaValue>;
+  line?: number;
+  record?: unknown;
+}
+
+/** Where an earlier attempt stopped, so a vendor that supports `Range` can continue from there. */
+export interface ResumePoint {
+  /** Bytes already in the `.part` file. */
+  offset: number;
+  /** The ETag of the response those bytes came from, if the server sent one. */
+  etag?: string;
+}
+
+/** What `fetch` gets besides the ref. */
+export interface FetchContext {
+  /** Aborted on Ctrl-C or when the run stops for a fatal error. */
+  signal: AbortSignal;
+  /** 1-based attempt number of this item. */
+  attempt: number;
+  /** Set when the sink kept a `.part` from the previous attempt and the vendor declared `resumable`. */
+  resume?: ResumePoint;
+}
+
+/**
+ * A response body on its way to disk.
+ * - `body`: the bytes, in order (a Node Readable or any async iterable of chunks).
+ * - `contentType`: as the server sent it (the sink checks it against the bytes).
+ * - `length`: the byte count of this body, when the server said (Content-Length).
+ * - `rangeStart`: when the body continues a `.part` (HTTP 206), the offset of its first byte; absent or 0
+ *   means the body is the whole recording and the `.part` is started over.
+ * - `etag` and `resumable`: whether a later attempt may resume with `Range`.
+ */
+export interface FetchedBody {
+  body: AsyncIterable<Uint8Array>;
+  contentType?: string;
+  length?: number;
+  rangeStart?: number;
+  etag?: string;
+  resumable?: boolean;
+}
+
+/** What the engine reports back to the source when the run ends (for cursors such as `--since-last`). */
+export interface RunOutcome {
+  /** Every item done or skipped, nothing interrupted. */
+  ok: boolean;
+  interrupted: boolean;
+}
+
+/** A vendor's view of one run: what to fetch and how. */
+export interface Source {
+  /** Vendor id as used in keys, the template's `{vendor}` and the config (`timplus`, `ringcentral`...). */
+  readonly vendor: string;
+  /** The template fields every ref of this vendor carries (besides `vendor`, `ext` and `key`). */
+  readonly fields: readonly string[];
+  /** The default output template, e.g. `{vendor}/{datasource}/{voicefilename}.{ext}`. */
+  readonly defaultTemplate: string;
+  /** Called once before anything is listed or fetched (sign in, check credentials). */
+  open?(ctx: { signal: AbortSignal; emit: EventSink }): Promise<void>;
+  /**
+   * The recordings to fetch, lazily. An input row that cannot be read is yielded as a `RecpullError`
+   * (code `E_INPUT`, with `line` in its message) so the run counts it as failed and goes on.
+   */
+  refs(signal: AbortSignal): AsyncIterable<RecordingRef | InputRowError>;
+  /** Starts the download of one recording. Throws a `RecpullError` (retryable or not). */
+  fetch(ref: RecordingRef, ctx: FetchContext): Promise<FetchedBody>;
+  /** Called once at the end of the run, also after errors (sign out, revoke, advance cursors). */
+  close?(outcome: RunOutcome): Promise<void>;
+}
+
+/** An input row that could not be turned into a ref. */
+export interface InputRowError {
+  inputError: RecpullError;
+  /** 1-based line number in the input. */
+  line: number;
+}
+
+/** Narrowing helper for `Source.refs()` items. */
+export function isInputRowError(item: RecordingRef | InputRowError): item is InputRowError {
+  return (item as InputRowError).inputError !== undefined;
+}

@@ -1,0 +1,138 @@
+/**
+ * Deterministic recordings for the sandbox emulators: valid 8 kHz mono G.711 (µ-law) WAV files whose bytes
+ * depend only on the recording id and the seed, so tests can rebuild the expected file and compare bytes.
+ */
+import { createHash } from 'node:crypto';
+
+/** A seeded 32-bit PRNG (mulberry32); returns floats in [0, 1). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A stable 32-bit hash of a string (first 4 bytes of its sha256). */
+export function hash32(text: string): number {
+  return createHash('sha256').update(text).digest().readUInt32BE(0);
+}
+
+/** The WAV header size recpull's sandbox writes (RIFF + fmt (18 bytes, cbSize 0) + fact + data headers). */
+const HEADER_BYTES = 58;
+
+/**
+ * Builds a WAV file of exactly `totalBytes` bytes (at least the 58-byte header): WAVE_FORMAT_MULAW (7),
+ * 8000 Hz, mono, 8 bits, with a `fact` chunk, as G.711 recorders write it. The audio is a tone whose pitch
+ * and noise depend on `id`, so every recording has distinct content.
+ */
+export function makeWav(id: string, totalBytes: number, seed = 1): Buffer {
+  const size = Math.max(HEADER_BYTES, Math.floor(totalBytes));
+  const dataBytes = size - HEADER_BYTES;
+  const buf = Buffer.allocUnsafe(size);
+  buf.write('RIFF', 0, 'ascii');
+  buf.writeUInt32LE(size - 8, 4);
+  buf.write('WAVE', 8, 'ascii');
+  buf.write('fmt ', 12, 'ascii');
+  buf.writeUInt32LE(18, 16);
+  buf.writeUInt16LE(7, 20); // WAVE_FORMAT_MULAW
+  buf.writeUInt16LE(1, 22); // channels
+  buf.writeUInt32LE(8000, 24); // sample rate
+  buf.writeUInt32LE(8000, 28); // bytes per second
+  buf.writeUInt16LE(1, 32); // block align
+  buf.writeUInt16LE(8, 34); // bits per sample
+  buf.writeUInt16LE(0, 36); // cbSize
+  buf.write('fact', 38, 'ascii');
+  buf.writeUInt32LE(4, 42);
+  buf.writeUInt32LE(dataBytes, 46); // samples
+  buf.write('data', 50, 'ascii');
+  buf.writeUInt32LE(dataBytes, 54);
+  const rand = prng(hash32(`${seed}:${id}`));
+  const freq = 200 + Math.floor(rand() * 800);
+  const step = (2 * Math.PI * freq) / 8000;
+  for (let i = 0; i < dataBytes; i++) {
+    const sample = Math.sin(i * step) * 0.5 + (rand() - 0.5) * 0.1;
+    buf[HEADER_BYTES + i] = linearToMulaw(Math.round(sample * 32767));
+  }
+  return buf;
+}
+
+/** ITU-T G.711 µ-law encoding of one 16-bit linear sample. */
+export function linearToMulaw(sample: number): number {
+  const BIAS = 0x84;
+  const CLIP = 32635;
+  let s = Math.max(-32768, Math.min(32767, sample));
+  const sign = s < 0 ? 0x80 : 0;
+  if (sign) s = -s;
+  if (s > CLIP) s = CLIP;
+  s += BIAS;
+  let exponent = 7;
+  for (let mask = 0x4000; (s & mask) === 0 && exponent > 0; mask >>= 1) exponent--;
+  const mantissa = (s >> (exponent + 3)) & 0x0f;
+  return ~(sign | (exponent << 4) | mantissa) & 0xff;
+}
+
+/**
+ * A minimal valid MPEG-1 Layer III stream of about `totalBytes`: an ID3v2 tag then silent 128 kbit/s
+ * 8 kHz-compatible frames (MPEG-2.5 is not needed; MPEG-1 44.1 kHz frames of 417 bytes). Content depends on id.
+ */
+export function makeMp3(id: string, totalBytes: number, seed = 1): Buffer {
+  const frameLen = 417; // MPEG-1 L3 128 kbit/s 44.1 kHz, no padding
+  const id3 = Buffer.alloc(10 + 32);
+  id3.write('ID3', 0, 'ascii');
+  id3[3] = 4; // ID3v2.4
+  id3[4] = 0;
+  id3[5] = 0;
+  // syncsafe size of the tag body (32 bytes)
+  id3[9] = 32;
+  id3.write(`recpull sandbox ${id}`.slice(0, 32).padEnd(32, ' '), 10, 'latin1');
+  const frames = Math.max(1, Math.floor((Math.max(totalBytes, id3.length + frameLen) - id3.length) / frameLen));
+  const body = Buffer.alloc(frames * frameLen);
+  const rand = prng(hash32(`${seed}:mp3:${id}`));
+  for (let f = 0; f < frames; f++) {
+    const o = f * frameLen;
+    body[o] = 0xff;
+    body[o + 1] = 0xfb; // MPEG-1, Layer III, no CRC
+    body[o + 2] = 0x90; // 128 kbit/s, 44.1 kHz
+    body[o + 3] = 0xc4; // mono
+    for (let i = o + 4; i < o + frameLen; i++) body[i] = Math.floor(rand() * 256);
+  }
+  return Buffer.concat([id3, body]);
+}
+
+/** One recording in an emulator's catalogue. */
+export interface CatalogueEntry {
+  id: string;
+  format: 'wav' | 'mp3';
+  bytes: number;
+}
+
+/** Options shared by the emulators' catalogues. Sizes in bytes. */
+export interface CatalogueOptions {
+  seed?: number;
+  minBytes?: number;
+  maxBytes?: number;
+}
+
+/** The size in bytes of recording `id`, deterministic within [minBytes, maxBytes]. */
+export function sizeFor(id: string, opts: CatalogueOptions = {}): number {
+  const min = opts.minBytes ?? 16_000;
+  const max = Math.max(min, opts.maxBytes ?? 64_000);
+  return min + (hash32(`${opts.seed ?? 1}:size:${id}`) % (max - min + 1));
+}
+
+/** The bytes of a catalogue entry (cached per process: emulators serve the same file many times). */
+const cache = new Map<string, Buffer>();
+export function contentOf(entry: CatalogueEntry, seed = 1): Buffer {
+  const cacheKey = `${seed}:${entry.format}:${entry.id}:${entry.bytes}`;
+  let buf = cache.get(cacheKey);
+  if (!buf) {
+    buf = entry.format === 'mp3' ? makeMp3(entry.id, entry.bytes, seed) : makeWav(entry.id, entry.bytes, seed);
+    if (cache.size > 2000) cache.clear();
+    cache.set(cacheKey, buf);
+  }
+  return buf;
+}
