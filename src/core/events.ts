@@ -21,7 +21,15 @@ export interface RunCounts {
 }
 
 export type RunEvent =
-  | { type: 'run-start'; at: string; vendor: string; profile: string; out: string; concurrency: number; dryRun: boolean }
+  | {
+      type: 'run-start';
+      at: string;
+      vendor: string;
+      profile: string;
+      out: string;
+      concurrency: number;
+      dryRun: boolean;
+    }
   | { type: 'item-start'; at: string; key: string; attempt: number }
   | {
       type: 'item-progress';

@@ -89,7 +89,10 @@ export function makeMp3(id: string, totalBytes: number, seed = 1): Buffer {
   // syncsafe size of the tag body (32 bytes)
   id3[9] = 32;
   id3.write(`recpull sandbox ${id}`.slice(0, 32).padEnd(32, ' '), 10, 'latin1');
-  const frames = Math.max(1, Math.floor((Math.max(totalBytes, id3.length + frameLen) - id3.length) / frameLen));
+  const frames = Math.max(
+    1,
+    Math.floor((Math.max(totalBytes, id3.length + frameLen) - id3.length) / frameLen),
+  );
   const body = Buffer.alloc(frames * frameLen);
   const rand = prng(hash32(`${seed}:mp3:${id}`));
   for (let f = 0; f < frames; f++) {
@@ -130,7 +133,8 @@ export function contentOf(entry: CatalogueEntry, seed = 1): Buffer {
   const cacheKey = `${seed}:${entry.format}:${entry.id}:${entry.bytes}`;
   let buf = cache.get(cacheKey);
   if (!buf) {
-    buf = entry.format === 'mp3' ? makeMp3(entry.id, entry.bytes, seed) : makeWav(entry.id, entry.bytes, seed);
+    buf =
+      entry.format === 'mp3' ? makeMp3(entry.id, entry.bytes, seed) : makeWav(entry.id, entry.bytes, seed);
     if (cache.size > 2000) cache.clear();
     cache.set(cacheKey, buf);
   }

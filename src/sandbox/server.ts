@@ -29,7 +29,7 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
-export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, entry: LoggedRequest) => void | Promise<void>;
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, entry: LoggedRequest) => unknown;
 
 /**
  * Starts a server on 127.0.0.1 (port 0 = a free one). With `tls`, HTTPS with the sandbox's self-signed
@@ -103,9 +103,18 @@ export async function readBody(req: http.IncomingMessage): Promise<string> {
 }
 
 /** Sends JSON with a status. */
-export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}) {
+export function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: http.OutgoingHttpHeaders = {},
+) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -129,16 +138,24 @@ export async function sendBody(
 ): Promise<void> {
   if (plan.latencyMs) await sleep(plan.latencyMs);
   if (fault === 'html') {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(HTML_ERROR_PAGE) });
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(HTML_ERROR_PAGE),
+    });
     res.end(HTML_ERROR_PAGE);
     return;
   }
   let body = start > 0 ? content.subarray(start) : content;
   if (fault === 'truncate') body = body.subarray(0, plan.truncate?.keepBytes ?? Math.floor(body.length / 2));
-  const headers: http.OutgoingHttpHeaders = { 'content-type': contentType, 'content-length': body.length, ...extraHeaders };
+  const headers: http.OutgoingHttpHeaders = {
+    'content-type': contentType,
+    'content-length': body.length,
+    ...extraHeaders,
+  };
   if (start > 0) headers['content-range'] = `bytes ${start}-${content.length - 1}/${content.length}`;
   res.writeHead(start > 0 ? 206 : 200, headers);
-  const resetAt = fault === 'reset' ? (plan.reset?.afterBytes ?? Math.floor(body.length / 2)) : Number.POSITIVE_INFINITY;
+  const resetAt =
+    fault === 'reset' ? (plan.reset?.afterBytes ?? Math.floor(body.length / 2)) : Number.POSITIVE_INFINITY;
   const chunk = 16 * 1024;
   const rate = plan.bytesPerSecond ?? 0;
   for (let off = 0; off < body.length; off += chunk) {

@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// recpull launcher: check the Node version first (no static imports, so an old Node gets our message,
+// not a syntax error), then load the built CLI.
+const need = [22, 19];
+const have = process.versions.node.split('.').map(Number);
+if (have[0] < need[0] || (have[0] === need[0] && have[1] < need[1])) {
+  process.stderr.write(
+    `recpull needs Node.js ${need.join('.')} or newer; this is ${process.versions.node}.\n` +
+      'Install a current Node.js (https://nodejs.org, or with a version manager: nvm install 24) and try again.\n',
+  );
+  process.exit(2);
+}
+import('../dist/cli/main.js').then(
+  (m) => m.main(process.argv),
+  (err) => {
+    if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist')) {
+      process.stderr.write(
+        `recpull is not built: run \`npm run build\` (npm ci does it) in ${new URL('..', import.meta.url).pathname}\n`,
+      );
+      process.exit(2);
+    }
+    throw err;
+  },
+);

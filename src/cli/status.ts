@@ -1,0 +1,61 @@
+/** `recpull status [DIR]`: what a manifest says — done, failed (with reasons), bytes. */
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { readManifest } from '../core/manifest.js';
+import { formatBytes } from '../render/format.js';
+import type { CliContext } from './common.js';
+
+export function statusCommand(ctx: CliContext): Command {
+  return new Command('status')
+    .description('summarise the manifest of an output folder')
+    .argument('[dir]', 'output folder', './recordings')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  recpull status /srv/recordings\n  recpull status --json | jq .failed',
+    )
+    .action(async (dir: string, flags: { json?: boolean }) => {
+      const out = resolve(dir);
+      const replay = await readManifest(out);
+      let done = 0;
+      let bytes = 0;
+      const failed: { key: string; code: string; message: string; vendorCode?: string; at: string }[] = [];
+      for (const rec of replay.records.values()) {
+        if (rec.status === 'done') {
+          done++;
+          bytes += rec.files.reduce((n, f) => n + f.bytes, 0);
+        } else {
+          failed.push({
+            key: rec.key,
+            code: rec.error?.code ?? 'E_UNKNOWN',
+            message: rec.error?.message ?? '',
+            ...(rec.error?.vendorCode ? { vendorCode: rec.error.vendorCode } : {}),
+            at: rec.at,
+          });
+        }
+      }
+      if (flags.json) {
+        process.stdout.write(
+          `${JSON.stringify({ out, done, failed: failed.length, bytes, failures: failed, unreadableLines: replay.badLines, tornLastLine: replay.torn })}\n`,
+        );
+      } else if (replay.records.size === 0) {
+        process.stdout.write(`${out}: no manifest yet (nothing downloaded there)\n`);
+      } else {
+        process.stdout.write(
+          `${out}\n  done:   ${done} (${formatBytes(bytes)})\n  failed: ${failed.length}\n`,
+        );
+        const byCode = new Map<string, number>();
+        for (const f of failed) byCode.set(f.code, (byCode.get(f.code) ?? 0) + 1);
+        for (const [code, n] of byCode) process.stdout.write(`    ${code}: ${n}\n`);
+        for (const f of failed.slice(0, 20))
+          process.stdout.write(
+            `  ${f.key}: ${f.code}${f.vendorCode ? ` [${f.vendorCode}]` : ''} ${f.message}\n`,
+          );
+        if (failed.length > 20)
+          process.stdout.write(`  … ${failed.length - 20} more (recpull status --json)\n`);
+        if (replay.badLines.length > 0)
+          process.stdout.write(`  unreadable manifest lines: ${replay.badLines.join(', ')}\n`);
+      }
+      ctx.exitCode = failed.length > 0 ? 1 : 0;
+    });
+}

@@ -1,0 +1,180 @@
+/**
+ * HTTP for every vendor: one undici Agent per origin (keep-alive pools, TLS options, timeouts), and the
+ * classification of transport failures into retryable `RecpullError`s.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent, type Dispatcher, request } from 'undici';
+import { RecpullError } from './errors.js';
+import { redact } from './redact.js';
+import { parseRetryAfter } from './retry-timing.js';
+
+/** Transport settings. Times in ms. */
+export interface HttpOptions {
+  /** No response headers, or no body progress, for this long → `E_TIMEOUT` (retryable). Default 60 000. */
+  timeoutMs?: number;
+  /** Connect timeout, ms (default min(timeoutMs, 15 000)). */
+  connectTimeoutMs?: number;
+  /** PEM file of a CA to trust (self-signed servers, the HTTPS sandbox). */
+  caFile?: string;
+  /** PEM text of a CA to trust. */
+  ca?: string;
+  /** Do not verify TLS certificates (last resort; warns). */
+  insecure?: boolean;
+  /** Sent on every request. */
+  userAgent?: string;
+  /** Keep-alive connections per origin (default 16). */
+  connections?: number;
+}
+
+/** A response with its body still to be read (a Node Readable). */
+export type HttpResponse = Dispatcher.ResponseData;
+
+/** Options of one request. */
+export interface RequestOptions {
+  method?: Dispatcher.HttpMethod;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  signal?: AbortSignal;
+}
+
+/** One undici Agent per origin, created on first use. */
+export class HttpClient {
+  private readonly agents = new Map<string, Agent>();
+  private readonly connect: { ca?: string; rejectUnauthorized?: boolean; timeout: number };
+
+  constructor(readonly options: HttpOptions = {}) {
+    const timeout = options.connectTimeoutMs ?? Math.min(options.timeoutMs ?? 60_000, 15_000);
+    this.connect = { timeout };
+    const ca = options.ca ?? (options.caFile ? readFileSync(options.caFile, 'utf8') : undefined);
+    if (ca) this.connect.ca = ca;
+    if (options.insecure) this.connect.rejectUnauthorized = false;
+  }
+
+  /** The dispatcher for an origin (exposed so tests with nock can pass it explicitly). */
+  dispatcher(origin: string): Agent {
+    let agent = this.agents.get(origin);
+    if (!agent) {
+      const timeout = this.options.timeoutMs ?? 60_000;
+      agent = new Agent({
+        connections: this.options.connections ?? 16,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+        connect: this.connect,
+        keepAliveTimeout: 4000,
+      });
+      this.agents.set(origin, agent);
+    }
+    return agent;
+  }
+
+  /**
+   * Sends a request. Resolves with the response whatever its status (the caller interprets it);
+   * throws a retryable `E_NETWORK`/`E_TIMEOUT` for transport failures, `E_ABORTED` when `signal` fired.
+   * The URL is never put in an error message unredacted.
+   */
+  async request(url: string | URL, opts: RequestOptions = {}): Promise<HttpResponse> {
+    const u = typeof url === 'string' ? new URL(url) : url;
+    const headers: Record<string, string> = { ...opts.headers };
+    if (this.options.userAgent && !headers['user-agent']) headers['user-agent'] = this.options.userAgent;
+    try {
+      return await request(u, {
+        method: opts.method ?? 'GET',
+        headers,
+        body: opts.body ?? null,
+        signal: opts.signal ?? null,
+        dispatcher: this.dispatcher(u.origin),
+      });
+    } catch (err) {
+      throw transportError(err, opts.signal);
+    }
+  }
+
+  /** Closes every connection. */
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => a.close().catch(() => {})));
+    this.agents.clear();
+  }
+}
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+/** Maps a transport error (undici, socket, abort) to a RecpullError; all but aborts are retryable. */
+export function transportError(err: unknown, signal?: AbortSignal): RecpullError {
+  if (err instanceof RecpullError) return err;
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  if (signal?.aborted || e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED') {
+    return new RecpullError('E_ABORTED', 'interrupted', { cause: err });
+  }
+  const code = e?.code ?? e?.cause?.code ?? 'unknown';
+  const detail = redact(`${e?.message ?? String(err)}${e?.cause?.message ? ` (${e.cause.message})` : ''}`);
+  if (TIMEOUT_CODES.has(code))
+    return new RecpullError('E_TIMEOUT', `timed out: ${detail}`, { retryable: true, cause: err });
+  if (
+    code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ||
+    code === 'SELF_SIGNED_CERT_IN_CHAIN' ||
+    code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
+    code.startsWith('ERR_TLS') ||
+    code === 'CERT_HAS_EXPIRED'
+  ) {
+    return new RecpullError(
+      'E_NETWORK',
+      `TLS failure (${code}): ${detail}; set tls.caFile for a private CA`,
+      { cause: err },
+    );
+  }
+  return new RecpullError('E_NETWORK', `${code}: ${detail}`, { retryable: true, cause: err });
+}
+
+/** Reads a (small) body as text, at most `limit` bytes; the rest is discarded. */
+export async function readText(res: HttpResponse, limit = 1 << 20): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res.body) {
+    const b = c as Buffer;
+    if (n < limit) chunks.push(b.subarray(0, limit - n));
+    n += b.length;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Discards a body so the connection can be reused. */
+export async function drain(res: HttpResponse): Promise<void> {
+  try {
+    await res.body.dump();
+  } catch {
+    // the connection is closed anyway
+  }
+}
+
+/** A header's first value. */
+export function header(res: HttpResponse, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * The generic error of an unexpected status: 5xx → retryable `E_HTTP`; 429 → `E_RATE_LIMIT` with
+ * Retry-After; 404 → `E_NOT_FOUND`; others → `E_HTTP`. `what` names the request (no secrets).
+ */
+export function statusError(res: HttpResponse, what: string, detail = ''): RecpullError {
+  const status = res.statusCode;
+  const tail = detail ? `: ${redact(detail).slice(0, 300)}` : '';
+  if (status === 429) {
+    const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+    return new RecpullError('E_RATE_LIMIT', `${what}: HTTP 429 Too Many Requests${tail}`, {
+      retryable: true,
+      status,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    });
+  }
+  if (status >= 500)
+    return new RecpullError('E_HTTP', `${what}: HTTP ${status}${tail}`, { retryable: true, status });
+  if (status === 404)
+    return new RecpullError('E_NOT_FOUND', `${what}: HTTP 404 Not Found${tail}`, { status });
+  return new RecpullError('E_HTTP', `${what}: HTTP ${status}${tail}`, { status });
+}

@@ -1,0 +1,150 @@
+/**
+ * The one redaction helper of recpull (DESIGN.md "Contracts": no secret in a log line, an event, the
+ * manifest or an error message).
+ *
+ * A process-wide registry of secret values. Whoever learns a secret (config loading, a vendor client
+ * receiving a token or a token-bearing URL) calls `registerSecret()` once; everything that writes text out
+ * (renderers, error formatting, the manifest) passes it through `redact()` / `redactDeep()`.
+ *
+ * `redact()` runs on every log line, so the registry keeps one precompiled RegExp (alternation of the
+ * escaped secrets, longest first) that is rebuilt lazily only when the set changes.
+ */
+
+/** What a secret is replaced with. */
+export const REDACTED = '***';
+
+/** Values shorter than this are ignored: redacting `abc` everywhere would mangle ordinary text. */
+export const MIN_SECRET_LENGTH = 4;
+
+/** Query parameter values at least this long are registered on their own when a URL is registered. */
+const MIN_QUERY_VALUE_LENGTH = 16;
+
+/** Property names whose string values `redactDeep()` always replaces, whatever the registry holds. */
+export const SENSITIVE_KEY = /pass(word)?|secret|token|jwt|guid|authorization|cookie/i;
+
+const secrets = new Set<string>();
+let pattern: RegExp | null = null;
+let dirty = false;
+
+function add(value: string): void {
+  if (value.length < MIN_SECRET_LENGTH || secrets.has(value)) return;
+  secrets.add(value);
+  dirty = true;
+}
+
+function escapeRegExp(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}
+
+function compiled(): RegExp | null {
+  if (dirty) {
+    const sorted = [...secrets].sort((a, b) => b.length - a.length);
+    pattern = sorted.length === 0 ? null : new RegExp(sorted.map(escapeRegExp).join('|'), 'g');
+    dirty = false;
+  }
+  return pattern;
+}
+
+/**
+ * Registers a secret (password, client secret, JWT, access token, GUID, token-bearing URL) so that
+ * `redact()` hides it from now on. Values shorter than 4 characters are ignored.
+ *
+ * Also registers the forms the value is likely to appear in: URL-encoded (`encodeURIComponent` and
+ * form encoding), base64 and base64url; for a value that parses as an absolute URL with a query string,
+ * the query string (without `?`) and each query parameter value of 16 characters or more.
+ *
+ * For HTTP Basic credentials register `user:password` too: its base64 form is what the header carries.
+ */
+export function registerSecret(value: string): void {
+  if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH) return;
+  add(value);
+  add(encodeURIComponent(value));
+  add(new URLSearchParams({ v: value }).toString().slice(2));
+  const b64 = Buffer.from(value, 'utf8').toString('base64');
+  add(b64);
+  add(b64.replace(/=+$/, ''));
+  add(Buffer.from(value, 'utf8').toString('base64url'));
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (url && url.search.length > 1) {
+      const query = url.search.slice(1);
+      add(query);
+      add(decodeURIComponentSafe(query));
+      for (const v of url.searchParams.values()) {
+        if (v.length >= MIN_QUERY_VALUE_LENGTH) registerSecret(v);
+      }
+    }
+  }
+}
+
+function decodeURIComponentSafe(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Replaces every registered secret (and its encoded forms) in `text` with `***`. Cheap when none match. */
+export function redact(text: string): string {
+  if (typeof text !== 'string') return text;
+  const re = compiled();
+  if (re === null || text.length < MIN_SECRET_LENGTH) return text;
+  re.lastIndex = 0;
+  return text.replace(re, REDACTED);
+}
+
+/**
+ * A deep copy of `obj` that is safe to print: every string is passed through `redact()`, and every string
+ * property whose name matches `SENSITIVE_KEY` (`password`, `clientSecret`, `jwt`, `token`, `guid`,
+ * `Authorization`, `cookie`, ...) becomes `***`. Arrays and plain objects are copied; an `Error` becomes a
+ * copy of the same class with redacted `message`/`stack`/own properties; other objects (Date, Buffer, Map,
+ * class instances) are returned as they are. Cycles are preserved.
+ */
+export function redactDeep<T>(obj: T): T {
+  return copy(obj, new WeakMap()) as T;
+}
+
+function copy(value: unknown, seen: WeakMap<object, unknown>): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (value === null || typeof value !== 'object') return value;
+  const known = seen.get(value);
+  if (known !== undefined) return known;
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    seen.set(value, out);
+    for (const item of value) out.push(copy(item, seen));
+    return out;
+  }
+  const proto = Object.getPrototypeOf(value) as object | null;
+  const isError = value instanceof Error;
+  if (!isError && proto !== Object.prototype && proto !== null) return value;
+  const out = Object.create(proto) as Record<string, unknown>;
+  seen.set(value, out);
+  if (isError) {
+    Object.defineProperty(out, 'message', {
+      value: redact(value.message),
+      writable: true,
+      configurable: true,
+    });
+    if (value.stack !== undefined) {
+      Object.defineProperty(out, 'stack', { value: redact(value.stack), writable: true, configurable: true });
+    }
+  }
+  for (const [key, v] of Object.entries(value)) {
+    out[key] = typeof v === 'string' && SENSITIVE_KEY.test(key) ? REDACTED : copy(v, seen);
+  }
+  return out;
+}
+
+/** Forgets every registered secret. For tests only. */
+export function clearSecrets(): void {
+  secrets.clear();
+  pattern = null;
+  dirty = false;
+}

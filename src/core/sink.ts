@@ -1,0 +1,284 @@
+/**
+ * The sink: streams a body to `<final>.part` while computing its sha256 and byte count and validating the
+ * audio, then fsyncs, renames into place and fsyncs the folder. A file under its final name is therefore
+ * always whole and checked; everything else is a `.part`, listed in `<out>/.recpull/parts` so the next run
+ * deletes what a crash left behind.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { appendFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { AudioValidator } from '../formats/audio.js';
+import { RecpullError, toRecpullError } from './errors.js';
+import { transportError } from './http.js';
+import type { FileRecord } from './manifest.js';
+import { stateDir } from './manifest.js';
+import type { FetchedBody } from './source.js';
+
+/** What one item's attempts share: the `.part` in progress, so a later attempt can resume it. */
+export interface PartState {
+  /** Relative final path (POSIX) claimed for this item. */
+  rel?: string;
+  /** Bytes in the `.part` that a later attempt may keep. */
+  bytes: number;
+  etag?: string;
+  /** The `.part` may be continued with `Range` (the server said so). */
+  resumable: boolean;
+}
+
+/** Inputs of `writeRecording`. */
+export interface WriteRecordingInput {
+  out: string;
+  fetched: FetchedBody;
+  state: PartState;
+  /** Picks (and claims) the relative final path once the format, hence the extension, is known. */
+  claimPath: (ext: string) => Promise<string>;
+  journal: PartJournal;
+  signal: AbortSignal;
+  /** Called with bytes written so far (including resumed bytes) and the expected total if known. */
+  onProgress?: (bytes: number, total: number | undefined) => void;
+}
+
+/** Absolute path of a relative output path, refusing anything that would land outside `out`. Throws E_IO. */
+export function insideOut(out: string, rel: string): string {
+  const root = resolve(out);
+  const abs = resolve(root, rel);
+  const back = relative(root, abs);
+  if (back === '' || back.startsWith(`..${sep}`) || back === '..' || resolve(back) === back) {
+    throw new RecpullError('E_IO', `refusing to write outside the output folder: ${rel}`);
+  }
+  return abs;
+}
+
+/**
+ * Writes one recording. Resolves with its file record once the file is renamed into place and fsynced.
+ * Throws `E_BAD_AUDIO` (not audio; nothing kept), `E_TRUNCATED` (fewer bytes than declared; retryable),
+ * `E_IO`, or the body's own error (network; the `.part` is kept when `state.resumable`).
+ */
+export async function writeRecording(input: WriteRecordingInput): Promise<FileRecord> {
+  const { out, fetched, state, journal, signal } = input;
+  const validator = new AudioValidator(fetched.contentType ? { contentType: fetched.contentType } : {});
+  const hash = createHash('sha256');
+  const resuming = state.rel !== undefined && state.bytes > 0 && (fetched.rangeStart ?? 0) === state.bytes;
+  if (!resuming && (fetched.rangeStart ?? 0) > 0) {
+    throw new RecpullError(
+      'E_PROTOCOL',
+      `the server resumed at byte ${fetched.rangeStart}, not at ${state.bytes}`,
+      {
+        retryable: true,
+      },
+    );
+  }
+  let bytes = 0;
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  let partAbs: string | undefined;
+  const total = fetched.length !== undefined ? (fetched.rangeStart ?? 0) + fetched.length : undefined;
+  let received = 0;
+  try {
+    const iterator = fetched.body[Symbol.asyncIterator]();
+    const pending: Uint8Array[] = [];
+    if (resuming && state.rel) {
+      partAbs = `${insideOut(out, state.rel)}.part`;
+      bytes = await replayPart(partAbs, state.bytes, hash, validator);
+      fh = await open(partAbs, 'r+');
+      await fh.truncate(bytes);
+    } else {
+      // Read until the format (hence the extension) is known; the validator throws on an error page.
+      while (validator.format === undefined) {
+        const next = await iterator.next();
+        if (next.done) break;
+        validator.push(next.value);
+        pending.push(next.value);
+        received += next.value.length;
+      }
+      const format = validator.format ?? validator.end().format; // end() throws on an empty or short body
+      if (state.rel === undefined) state.rel = await input.claimPath(format);
+      partAbs = `${insideOut(out, state.rel)}.part`;
+      await mkdir(dirname(partAbs), { recursive: true });
+      await journal.add(partAbs);
+      fh = await open(partAbs, 'w');
+      state.bytes = 0;
+      state.resumable = fetched.resumable === true;
+      if (fetched.etag !== undefined) state.etag = fetched.etag;
+      for (const chunk of pending) {
+        hash.update(chunk);
+        await writeAll(fh, chunk);
+        bytes += chunk.length;
+      }
+      state.bytes = bytes;
+    }
+    input.onProgress?.(bytes, total);
+    for (;;) {
+      if (signal.aborted) throw new RecpullError('E_ABORTED', 'interrupted');
+      const next = await iterator.next();
+      if (next.done) break;
+      const chunk = next.value;
+      validator.push(chunk);
+      hash.update(chunk);
+      await writeAll(fh, chunk);
+      bytes += chunk.length;
+      received += chunk.length;
+      state.bytes = bytes;
+      input.onProgress?.(bytes, total);
+    }
+    if (fetched.length !== undefined && received !== fetched.length) {
+      throw new RecpullError('E_TRUNCATED', `the body ended after ${received} of ${fetched.length} bytes`, {
+        retryable: true,
+      });
+    }
+    const audio = validator.end();
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    const finalAbs = insideOut(out, state.rel as string);
+    await rename(partAbs, finalAbs);
+    await fsyncDir(dirname(finalAbs));
+    return { path: state.rel as string, bytes, sha256: hash.digest('hex'), contentType: audio.contentType };
+  } catch (err) {
+    await fh?.close().catch(() => {});
+    const e = err instanceof RecpullError ? err : bodyError(err, signal);
+    const keep =
+      state.resumable &&
+      state.bytes > 0 &&
+      e.retryable &&
+      e.code !== 'E_TRUNCATED' &&
+      e.code !== 'E_BAD_AUDIO';
+    if (!keep) {
+      if (partAbs) await rm(partAbs, { force: true }).catch(() => {});
+      state.bytes = 0;
+    }
+    throw e;
+  }
+}
+
+/** A failure while reading the body is the network's (retryable); one while writing is the disk's. */
+function bodyError(err: unknown, signal: AbortSignal): RecpullError {
+  const code = (err as NodeJS.ErrnoException)?.code ?? '';
+  if (/^(ENOSPC|EACCES|EPERM|EROFS|EISDIR|ENOTDIR|EMFILE|ENFILE|EDQUOT|EIO)$/.test(code))
+    return toRecpullError(err, 'E_IO');
+  return transportError(err, signal);
+}
+
+async function writeAll(fh: Awaited<ReturnType<typeof open>>, chunk: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) {
+    const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
+    off += bytesWritten;
+  }
+}
+
+/** Feeds the first `bytes` of an existing `.part` through hash and validator; returns the bytes read. */
+async function replayPart(
+  partAbs: string,
+  bytes: number,
+  hash: Hash,
+  validator: AudioValidator,
+): Promise<number> {
+  let read = 0;
+  for await (const chunk of createReadStream(partAbs, { start: 0, end: bytes - 1 })) {
+    const b = chunk as Buffer;
+    hash.update(b);
+    validator.push(b);
+    read += b.length;
+  }
+  if (read !== bytes)
+    throw new RecpullError('E_IO', `the .part file ${partAbs} is shorter than recorded`, { retryable: true });
+  return read;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Some file systems cannot fsync a folder; the rename is still atomic.
+  }
+}
+
+/** Removes a `.part` (an item that will not be retried). */
+export async function discardPart(out: string, state: PartState): Promise<void> {
+  if (state.rel === undefined) return;
+  await rm(`${insideOut(out, state.rel)}.part`, { force: true }).catch(() => {});
+  state.bytes = 0;
+}
+
+/**
+ * Writes a small file (the `--metadata` JSON sidecar) atomically: `.part`, fsync, rename.
+ * Returns its file record.
+ */
+export async function writeSmallFile(
+  out: string,
+  rel: string,
+  content: string,
+  contentType: string,
+): Promise<FileRecord> {
+  const abs = insideOut(out, rel);
+  await mkdir(dirname(abs), { recursive: true });
+  const part = `${abs}.part`;
+  const fh = await open(part, 'w');
+  try {
+    await fh.writeFile(content, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(part, abs);
+  const buf = Buffer.from(content, 'utf8');
+  return {
+    path: rel,
+    bytes: buf.length,
+    sha256: createHash('sha256').update(buf).digest('hex'),
+    contentType,
+  };
+}
+
+/**
+ * `<out>/.recpull/parts`: the `.part` files this run started, one absolute path a line. The next run
+ * deletes those that are still there (a crash or SIGKILL left them), then empties the list.
+ */
+export class PartJournal {
+  private readonly path: string;
+  constructor(private readonly out: string) {
+    this.path = join(stateDir(out), 'parts');
+  }
+
+  /** Deletes the `.part` files a previous run left; returns how many were deleted. */
+  async sweep(): Promise<number> {
+    let text = '';
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    const root = resolve(this.out);
+    for (const line of new Set(text.split('\n'))) {
+      const p = line.trim();
+      if (!p.endsWith('.part')) continue;
+      const abs = resolve(root, p);
+      if (!abs.startsWith(root + sep)) continue;
+      try {
+        await rm(abs);
+        removed++;
+      } catch {
+        // already renamed or deleted
+      }
+    }
+    await writeFile(this.path, '');
+    return removed;
+  }
+
+  /** Records a `.part` before it is created. */
+  async add(partAbs: string): Promise<void> {
+    await appendFile(this.path, `${relative(resolve(this.out), partAbs)}\n`);
+  }
+
+  /** Empties the list (every `.part` of the run was renamed or deleted). */
+  async clear(): Promise<void> {
+    await writeFile(this.path, '').catch(() => {});
+  }
+}

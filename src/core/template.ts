@@ -1,0 +1,101 @@
+/**
+ * Output path templates: `{vendor}/{datasource}/{voicefilename}.{ext}` → a relative path below `--out`.
+ * Every substituted value is sanitised into a safe single path segment; the literal `/` of the template
+ * separates folders. The result never escapes `--out`: no `..`, no absolute paths, no control characters,
+ * Windows-reserved names and characters replaced, each segment at most 200 bytes (UTF-8).
+ */
+import { RecpullError } from './errors.js';
+import type { MetaValue } from './source.js';
+
+/** Longest path segment, in bytes of UTF-8. */
+export const MAX_SEGMENT_BYTES = 200;
+
+const FIELD = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f<>:"/\\|?*]/g;
+
+/** The field names a template uses, in order of appearance. */
+export function templateFields(template: string): string[] {
+  return [...template.matchAll(FIELD)].map((m) => m[1] as string);
+}
+
+/**
+ * Checks a template before a run: not empty, not absolute, ends in a file name, and uses only `known`
+ * fields or ones the input may add (`allowUnknown`). Throws `E_USAGE`.
+ */
+export function checkTemplate(template: string, known: readonly string[], allowUnknown: boolean): void {
+  if (template.trim() === '') throw new RecpullError('E_USAGE', 'the output template is empty');
+  if (template.startsWith('/') || /^[A-Za-z]:[\\/]/.test(template)) {
+    throw new RecpullError('E_USAGE', `the output template must be relative to --out: ${template}`);
+  }
+  if (template.endsWith('/'))
+    throw new RecpullError('E_USAGE', `the output template must end in a file name: ${template}`);
+  const unknown = templateFields(template).filter((f) => !known.includes(f));
+  if (unknown.length > 0 && !allowUnknown) {
+    throw new RecpullError(
+      'E_USAGE',
+      `the output template uses unknown field(s) ${unknown.map((f) => `{${f}}`).join(', ')}; available: ${known.map((f) => `{${f}}`).join(' ')}`,
+    );
+  }
+}
+
+/** Turns any value into one safe path segment (never empty, never `.`/`..`, ≤ 200 bytes). */
+export function sanitizeSegment(value: string, maxBytes = MAX_SEGMENT_BYTES): string {
+  let s = value.normalize('NFC').replace(UNSAFE_CHARS, '_');
+  s = s.replace(/^\s+/, '').replace(/[. ]+$/, (m) => '_'.repeat(Math.min(m.length, 1))); // Windows drops trailing dots/spaces
+  if (s === '' || /^\.+$/.test(s)) s = s.replace(/\./g, '_') || '_';
+  if (s.startsWith('.')) s = `_${s.slice(1)}`; // no hidden files, never `.recpull`
+  if (WINDOWS_RESERVED.test(s)) s = `_${s}`;
+  return truncateBytes(s, maxBytes);
+}
+
+/** Cuts `s` to at most `maxBytes` of UTF-8 without splitting a character, keeping a short extension. */
+export function truncateBytes(s: string, maxBytes: number): string {
+  if (Buffer.byteLength(s) <= maxBytes) return s;
+  const dot = s.lastIndexOf('.');
+  const ext = dot > 0 && s.length - dot <= 10 ? s.slice(dot) : '';
+  const room = maxBytes - Buffer.byteLength(ext);
+  let out = '';
+  let bytes = 0;
+  for (const ch of s.slice(0, s.length - ext.length)) {
+    const b = Buffer.byteLength(ch);
+    if (bytes + b > room) break;
+    out += ch;
+    bytes += b;
+  }
+  return out + ext;
+}
+
+/**
+ * Renders a template for one recording. Values are sanitised as whole segments (a `/` inside a value
+ * never makes a folder). A field the recording lacks throws `E_TEMPLATE` (not retryable).
+ * Returns a relative POSIX path.
+ */
+export function renderTemplate(template: string, fields: Record<string, MetaValue>): string {
+  const segments = template.split('/').filter((s) => s !== '' && s !== '.');
+  const rendered = segments.map((segment) => {
+    const text = segment.replace(FIELD, (_m, name: string) => {
+      const v = fields[name];
+      if (v === undefined || v === null || v === '') {
+        throw new RecpullError(
+          'E_TEMPLATE',
+          `the output template uses {${name}}, which this recording does not have`,
+        );
+      }
+      return String(v).replace(/[/\\]/g, '_');
+    });
+    return sanitizeSegment(text);
+  });
+  if (rendered.length === 0)
+    throw new RecpullError('E_TEMPLATE', `the output template rendered to nothing: ${template}`);
+  return rendered.join('/');
+}
+
+/** Inserts a suffix before the extension: `a/b.wav` + 2 → `a/b-2.wav`. */
+export function withSuffix(relPath: string, n: number): string {
+  const slash = relPath.lastIndexOf('/');
+  const dot = relPath.lastIndexOf('.');
+  if (dot > slash + 1) return `${relPath.slice(0, dot)}-${n}${relPath.slice(dot)}`;
+  return `${relPath}-${n}`;
+}

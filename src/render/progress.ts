@@ -1,0 +1,112 @@
+/**
+ * The TTY display: an overall bar (finished / seen so far) with bytes and rate, plus one bar per item in
+ * flight. Failures, notices and rate-limit waits are printed above the bars.
+ */
+import cliProgress from 'cli-progress';
+import type { EventHandlers } from '../core/events.js';
+import { formatBytes, formatDuration, summaryLine } from './format.js';
+import type { RenderOptions } from './index.js';
+
+export function progressHandlers(
+  opts: Pick<RenderOptions, 'verbose' | 'stderr'>,
+): EventHandlers & { stop: () => void } {
+  const multi = new cliProgress.MultiBar(
+    {
+      stream: opts.stderr,
+      format: ' {bar} {value}/{total} {label}',
+      barsize: 24,
+      hideCursor: true,
+      clearOnComplete: true,
+      stopOnComplete: false,
+      autopadding: true,
+      fps: 8,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let overall: cliProgress.SingleBar | undefined;
+  const active = new Map<string, cliProgress.SingleBar>();
+  const counts = { done: 0, skipped: 0, failed: 0, bytes: 0 };
+  let seen = 0;
+  let started = Date.now();
+  let waitNote = '';
+  const label = () => {
+    const ms = Date.now() - started;
+    const rate = ms > 0 ? `${formatBytes(Math.round((counts.bytes * 1000) / ms))}/s` : '';
+    return `done ${counts.done}, skipped ${counts.skipped}, failed ${counts.failed} · ${formatBytes(counts.bytes)} ${rate}${waitNote}`;
+  };
+  const refresh = () => overall?.update(counts.done + counts.skipped + counts.failed, { label: label() });
+  const finish = (key: string) => {
+    const bar = active.get(key);
+    if (bar) {
+      multi.remove(bar);
+      active.delete(key);
+    }
+  };
+  const short = (key: string) => (key.length > 48 ? `…${key.slice(-47)}` : key);
+  return {
+    'run-start': (e) => {
+      started = Date.parse(e.at);
+      multi.log(`recpull ${e.vendor} (profile ${e.profile}) → ${e.out}\n`);
+      overall = multi.create(1, 0, { label: label() });
+    },
+    'item-start': (e) => {
+      if (e.attempt === 1) {
+        seen++;
+        overall?.setTotal(Math.max(seen, 1));
+      }
+      if (!active.has(e.key))
+        active.set(e.key, multi.create(1, 0, { label: short(e.key) }, { format: '   {bar} {label}' }));
+    },
+    'item-progress': (e) => {
+      const bar = active.get(e.key);
+      if (!bar) return;
+      bar.setTotal(e.total ?? Math.max(e.bytes, 1));
+      bar.update(e.bytes, { label: `${short(e.key)} ${formatBytes(e.bytes)}` });
+    },
+    'item-done': (e) => {
+      counts.done++;
+      counts.bytes += e.files.reduce((n, f) => n + f.bytes, 0);
+      finish(e.key);
+      refresh();
+    },
+    'item-skipped': () => {
+      counts.skipped++;
+      seen++;
+      overall?.setTotal(Math.max(seen, 1));
+      refresh();
+    },
+    'item-retry': (e) => {
+      if (opts.verbose)
+        multi.log(`retry ${e.key} in ${formatDuration(e.delayMs)}: ${e.error.code} ${e.error.message}\n`);
+    },
+    'item-failed': (e) => {
+      counts.failed++;
+      if (e.attempts === 0) {
+        seen++;
+        overall?.setTotal(Math.max(seen, 1));
+      }
+      finish(e.key);
+      const vendor = e.error.vendorCode ? ` [${e.error.vendorCode}]` : '';
+      multi.log(`FAILED ${e.key}: ${e.error.code}${vendor} ${e.error.message}\n`);
+      refresh();
+    },
+    'rate-limit-wait': (e) => {
+      waitNote = ` · waiting ${formatDuration(e.waitMs)} for the ${e.group} rate limit`;
+      const until = Date.now() + e.waitMs;
+      setTimeout(() => {
+        if (Date.now() >= until) waitNote = '';
+        refresh();
+      }, e.waitMs).unref();
+      refresh();
+    },
+    notice: (e) => {
+      multi.log(`${e.level === 'warn' ? 'warning: ' : ''}${e.message}\n`);
+    },
+    'run-end': (e) => {
+      refresh();
+      multi.stop();
+      opts.stderr.write(`${e.interrupted ? 'interrupted: ' : ''}${summaryLine(e.counts, e.ms)}\n`);
+    },
+    stop: () => multi.stop(),
+  };
+}

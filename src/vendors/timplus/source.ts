@@ -1,0 +1,77 @@
+/**
+ * `recpull timplus`: which recordings to fetch (an input list with `datasource`, `voicelocation`,
+ * `voicefilename` columns, or one recording from flags) and how (the two-step client).
+ */
+import type { Readable } from 'node:stream';
+import { RecpullError } from '../../core/errors.js';
+import { field, readInputRows } from '../../core/input.js';
+import type {
+  FetchContext,
+  FetchedBody,
+  InputRowError,
+  MetaValue,
+  RecordingRef,
+  Source,
+} from '../../core/source.js';
+import type { TimplusClient, TimplusRecordingId } from './client.js';
+
+/** The template fields of a TIM Plus recording. */
+export const TIMPLUS_FIELDS = ['datasource', 'voicelocation', 'voicefilename'] as const;
+
+/** `timplus:<datasource>:<voicelocation>:<voicefilename>` */
+export function timplusKey(id: TimplusRecordingId): string {
+  return `timplus:${id.datasource}:${id.voicelocation}:${id.voicefilename}`;
+}
+
+/** What to fetch: an input stream of rows, or a single recording. */
+export type TimplusSelection = { input: Readable } | { single: TimplusRecordingId };
+
+export function timplusSource(client: TimplusClient, selection: TimplusSelection): Source {
+  return {
+    vendor: 'timplus',
+    fields: TIMPLUS_FIELDS,
+    defaultTemplate: '{vendor}/{datasource}/{voicelocation}/{voicefilename}.{ext}',
+    async *refs(): AsyncIterable<RecordingRef | InputRowError> {
+      if ('single' in selection) {
+        yield toRef(selection.single, {});
+        return;
+      }
+      for await (const row of readInputRows(selection.input)) {
+        if ('error' in row) {
+          yield { inputError: row.error, line: row.line };
+          continue;
+        }
+        const id = {
+          datasource: field(row.fields, 'datasource'),
+          voicelocation: field(row.fields, 'voicelocation'),
+          voicefilename: field(row.fields, 'voicefilename', 'recordingid'),
+        };
+        const missing = Object.entries(id)
+          .filter(([, v]) => v === undefined)
+          .map(([k]) => k);
+        if (missing.length > 0) {
+          yield {
+            inputError: new RecpullError('E_INPUT', `line ${row.line}: missing ${missing.join(', ')}`),
+            line: row.line,
+          };
+          continue;
+        }
+        yield { ...toRef(id as TimplusRecordingId, row.fields), line: row.line };
+      }
+    },
+    async fetch(ref: RecordingRef, ctx: FetchContext): Promise<FetchedBody> {
+      const id = ref.meta as unknown as TimplusRecordingId;
+      const token = await client.tokenUrl(id, ctx.signal);
+      return client.download(token, ctx.signal);
+    },
+  };
+}
+
+function toRef(id: TimplusRecordingId, extra: Record<string, unknown>): RecordingRef {
+  const meta: Record<string, MetaValue> = {};
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) meta[k] = v as MetaValue;
+  }
+  Object.assign(meta, id);
+  return { key: timplusKey(id), vendor: 'timplus', meta };
+}
