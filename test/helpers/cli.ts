@@ -1,0 +1,100 @@
+/**
+ * Runs the built CLI (`bin/recpull.js` → dist/) as a subprocess, the way users and cron run it.
+ * `npm test` builds first (pretest), so dist/ matches the sources.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/recpull.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Text written to stdin, then closed (default: stdin closed at once). */
+  input?: string;
+  timeoutMs?: number;
+}
+
+/** Env for the child: no stray config from the real home, fast retries. */
+export function testEnv(home: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    RECPULL_RETRY_BASE_MS: '20',
+    NO_COLOR: '1',
+    ...extra,
+  };
+}
+
+/** Starts the CLI and returns the child (for tests that watch or kill it). */
+export function startCli(args: string[], opts: CliOptions = {}): ChildProcess {
+  const home = opts.cwd ?? tmpdir();
+  return spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? home,
+    env: testEnv(home, opts.env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** Runs the CLI to completion. */
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const child = startCli(args, opts);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  if (opts.input !== undefined) child.stdin?.end(opts.input);
+  else child.stdin?.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** A fresh temp folder. */
+export function tempDir(prefix = 'recpull-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** Writes a config file (mode 600) and returns its path. */
+export async function writeConfig(dir: string, yaml: string, name = 'recpull.config.yaml'): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, yaml);
+  await chmod(path, 0o600);
+  return path;
+}
+
+/** The manifest lines of an output folder, parsed. */
+export async function manifestLines(out: string): Promise<{ key: string; status: string; files: { path: string; sha256: string; bytes: number }[]; error?: { code: string; message: string } }[]> {
+  const text = await readFile(join(out, '.recpull', 'manifest.jsonl'), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l));
+}
+
+/** Parses NDJSON stdout. */
+export function events(stdout: string): { type: string; [k: string]: unknown }[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l));
+}
