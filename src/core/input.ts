@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { parse } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
 import { RecpullError } from './errors.js';
 
 /** One row: 1-based `line` and its fields (CSV/TSV header names lower-cased and trimmed). */
@@ -83,35 +83,59 @@ async function* ndjsonRows(stream: Readable): AsyncGenerator<InputRow> {
   }
 }
 
+/**
+ * CSV/TSV rows as soon as their line arrives: lines are joined while a quoted field is open (RFC 4180
+ * allows newlines inside quotes), then each record is parsed by csv-parse's sync parser. (csv-parse's
+ * stream holds back the last record until more input comes, which would stall a pipe by one row.)
+ */
 async function* delimitedRows(stream: Readable, delimiter: string): AsyncGenerator<InputRow> {
-  const skipped: InputRow[] = [];
-  const parser = stream.pipe(
-    parse({
-      delimiter,
-      bom: true,
-      columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
-      skip_empty_lines: true,
-      trim: true,
-      info: true,
-      skip_records_with_error: true,
-      on_skip: (err) => {
-        const line = (err as { lines?: number } | undefined)?.lines ?? 0;
-        skipped.push({
-          line,
-          error: new RecpullError('E_INPUT', `line ${line}: ${err?.message ?? 'unreadable row'}`),
-        });
-        return undefined;
-      },
-    }),
-  );
-  for await (const item of parser as AsyncIterable<{
-    record: Record<string, string>;
-    info: { lines: number };
-  }>) {
-    while (skipped.length > 0) yield skipped.shift() as InputRow;
-    yield { line: item.info.lines, fields: item.record };
+  let header: string[] | undefined;
+  let pending = '';
+  let startLine = 0;
+  let line = 0;
+  for await (const raw of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
+    line++;
+    const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+    if (pending === '') {
+      if (text.trim() === '') continue;
+      startLine = line;
+      pending = text;
+    } else pending += `\n${text}`;
+    if ((pending.match(/"/g)?.length ?? 0) % 2 === 1) continue; // a quoted field goes on
+    const record = pending;
+    pending = '';
+    let values: string[];
+    try {
+      values =
+        (parseSync(record, { delimiter, trim: true, relax_column_count: true }) as string[][])[0] ?? [];
+    } catch (err) {
+      yield {
+        line: startLine,
+        error: new RecpullError('E_INPUT', `line ${startLine}: ${(err as Error).message}`),
+      };
+      continue;
+    }
+    if (!header) {
+      header = values.map((h) => h.trim().toLowerCase());
+      continue;
+    }
+    if (values.length !== header.length) {
+      yield {
+        line: startLine,
+        error: new RecpullError(
+          'E_INPUT',
+          `line ${startLine}: expected ${header.length} fields (${header.join(delimiter === '\t' ? ' ' : ', ')}), found ${values.length}`,
+        ),
+      };
+      continue;
+    }
+    yield { line: startLine, fields: Object.fromEntries(header.map((h, k) => [h, values[k] ?? ''])) };
   }
-  while (skipped.length > 0) yield skipped.shift() as InputRow;
+  if (pending !== '')
+    yield {
+      line: startLine,
+      error: new RecpullError('E_INPUT', `line ${startLine}: a quoted field is never closed`),
+    };
 }
 
 /** A field of a row as a trimmed string, matching the name case-insensitively. */

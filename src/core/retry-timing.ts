@@ -44,6 +44,7 @@ export function parseRetryAfter(
   if (v === undefined || v.trim() === '') return undefined;
   const s = v.trim();
   if (/^\d+$/.test(s)) return Number(s) * 1000;
+  if (!/^[A-Za-z]{3},? /.test(s)) return undefined; // an HTTP-date starts with a day name
   const date = Date.parse(s);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - nowMs);

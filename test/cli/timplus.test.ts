@@ -5,7 +5,12 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTimplusSandbox, type TimplusRecording, type TimplusSandbox, type TimplusSandboxOptions } from '../../src/sandbox/timplus.js';
+import {
+  startTimplusSandbox,
+  type TimplusRecording,
+  type TimplusSandbox,
+  type TimplusSandboxOptions,
+} from '../../src/sandbox/timplus.js';
 import { events, manifestLines, runCli, startCli, tempDir, writeConfig } from '../helpers/cli.js';
 
 const sandboxes: TimplusSandbox[] = [];
@@ -66,12 +71,16 @@ async function expectAllIdentical(s: Setup, recs = s.sandbox.catalogue): Promise
   }
 }
 
-const downloads = (s: TimplusSandbox) => s.log.filter((e) => e.server === 'timplus-echo' || e.path === '/voice.wav').length;
+const downloads = (s: TimplusSandbox) =>
+  s.log.filter((e) => e.server === 'timplus-echo' || e.path === '/voice.wav').length;
 
 describe('recpull timplus against the sandbox', () => {
   it('1+2: downloads 50 recordings with -j 8, then skips all 50 without touching the download endpoints', async () => {
     const s = await setup();
-    const first = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--no-progress'], { cwd: s.dir });
+    const first = await runCli(
+      ['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--no-progress'],
+      { cwd: s.dir },
+    );
     expect(first.stderr).toContain('50 done');
     expect(first.code).toBe(0);
     expect((await manifestLines(s.out)).filter((l) => l.status === 'done')).toHaveLength(50);
@@ -79,7 +88,9 @@ describe('recpull timplus against the sandbox', () => {
     expect(s.sandbox.log.some((e) => e.server === 'timplus-echo' && e.auth)).toBe(false); // no credentials to Echo
 
     const before = downloads(s.sandbox);
-    const again = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--json'], { cwd: s.dir });
+    const again = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--json'], {
+      cwd: s.dir,
+    });
     expect(again.code).toBe(0);
     const evs = events(again.stdout);
     expect(evs.filter((e) => e.type === 'item-skipped')).toHaveLength(50);
@@ -89,7 +100,9 @@ describe('recpull timplus against the sandbox', () => {
 
   it('3: killed with SIGKILL after about 20 recordings, a re-run completes all 50 whole and leaves no .part', async () => {
     const s = await setup({ minBytes: 60_000, maxBytes: 90_000, faults: { bytesPerSecond: 400_000 } });
-    const child = startCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--json'], { cwd: s.dir });
+    const child = startCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--json'], {
+      cwd: s.dir,
+    });
     child.stdin?.end();
     let done = 0;
     let buffered = '';
@@ -111,7 +124,10 @@ describe('recpull timplus against the sandbox', () => {
     expect(partial).toBeGreaterThanOrEqual(20);
     expect(partial).toBeLessThan(50);
     s.sandbox.setFaults({});
-    const rerun = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--no-progress'], { cwd: s.dir });
+    const rerun = await runCli(
+      ['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--no-progress'],
+      { cwd: s.dir },
+    );
     expect(rerun.code).toBe(0);
     await expectAllIdentical(s);
     const files = await filesBelow(s.out);
@@ -120,8 +136,14 @@ describe('recpull timplus against the sandbox', () => {
   });
 
   it('4: with 10% of bodies reset mid-way and 5% answered 500, all 50 complete identical', async () => {
-    const s = await setup({ minBytes: 40_000, maxBytes: 80_000, faults: { seed: 3, reset: { rate: 0.1 }, serverError: { rate: 0.05 } } });
-    const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--json'], { cwd: s.dir });
+    const s = await setup({
+      minBytes: 40_000,
+      maxBytes: 80_000,
+      faults: { seed: 3, reset: { rate: 0.1 }, serverError: { rate: 0.05 } },
+    });
+    const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--json'], {
+      cwd: s.dir,
+    });
     expect(r.code).toBe(0);
     const faults = s.sandbox.log.filter((e) => e.fault);
     expect(faults.some((e) => e.fault === 'reset')).toBe(true);
@@ -145,7 +167,9 @@ describe('recpull timplus against the sandbox', () => {
   it('6: a wrong password exits 3, names the profile, and the password appears nowhere', async () => {
     const canary = 'Canary-Pa55word-9f3e1c';
     const s = await setup({ recordings: 5, scheme: 'basic' }, canary);
-    const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--no-progress'], { cwd: s.dir });
+    const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--no-progress'], {
+      cwd: s.dir,
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('profile "default"');
     expect(r.stderr).toContain('E_AUTH');
@@ -154,14 +178,18 @@ describe('recpull timplus against the sandbox', () => {
       expect(text).not.toContain(canary);
       expect(text).not.toContain(Buffer.from(`${s.sandbox.username}:${canary}`).toString('base64'));
     }
-    const json = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--json'], { cwd: s.dir });
+    const json = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--json'], {
+      cwd: s.dir,
+    });
     expect(json.code).toBe(3);
     expect(json.stdout + json.stderr).not.toContain(canary);
   });
 
   it('6b: a server that only offers NTLM is an authentication error naming the scheme', async () => {
     const s = await setup({ recordings: 2, scheme: 'ntlm' });
-    const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--no-progress'], { cwd: s.dir });
+    const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--no-progress'], {
+      cwd: s.dir,
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('NTLM');
   });
@@ -172,11 +200,16 @@ describe('recpull timplus against the sandbox', () => {
     s.sandbox.close();
     sandboxes.pop();
     const s2 = await setup({ recordings: 6, htmlFor: [bad.voicefilename] });
-    const r = await runCli(['timplus', '-c', s2.config, '-i', s2.list, '-o', s2.out, '--json'], { cwd: s2.dir });
+    const r = await runCli(['timplus', '-c', s2.config, '-i', s2.list, '-o', s2.out, '--json'], {
+      cwd: s2.dir,
+    });
     expect(r.code).toBe(1);
     const failed = events(r.stdout).filter((e) => e.type === 'item-failed');
     expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({ key: `timplus:3:4:${bad.voicefilename}`, error: { code: 'E_BAD_AUDIO' } });
+    expect(failed[0]).toMatchObject({
+      key: `timplus:3:4:${bad.voicefilename}`,
+      error: { code: 'E_BAD_AUDIO' },
+    });
     const files = await filesBelow(s2.out);
     expect(files.some((f) => f.includes(bad.voicefilename))).toBe(false);
     expect(files).toHaveLength(5);
@@ -203,20 +236,31 @@ describe('recpull timplus against the sandbox', () => {
       const abs = resolve(s.out, l.files[0]?.path as string);
       expect(abs.startsWith(root)).toBe(true);
       expect((await stat(abs)).isFile()).toBe(true);
-      for (const seg of (l.files[0]?.path as string).split('/')) {
+      for (const seg of String(l.files[0]?.path).split('/')) {
         expect(seg).not.toMatch(/^\.\.?$/);
         expect(seg).not.toMatch(/^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i);
         // biome-ignore lint/suspicious/noControlCharactersInRegex: checking that none are left
         expect(seg).not.toMatch(/[<>:"\\|?*\u0000-\u001f]/);
       }
     }
-    expect(await filesBelow(s.dir).then((f) => f.filter((p) => !p.startsWith(`out${sep}`) && !p.endsWith('.csv') && !p.endsWith('.yaml')))).toEqual([]);
+    expect(
+      await filesBelow(s.dir).then((f) =>
+        f.filter((p) => !p.startsWith(`out${sep}`) && !p.endsWith('.csv') && !p.endsWith('.yaml')),
+      ),
+    ).toEqual([]);
     await expectAllIdentical(s);
   });
 
   it('9: a second run on the same --out while the first runs exits 4 and the first is unharmed', async () => {
-    const s = await setup({ recordings: 20, minBytes: 40_000, maxBytes: 60_000, faults: { bytesPerSecond: 150_000 } });
-    const first = startCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '4', '--json'], { cwd: s.dir });
+    const s = await setup({
+      recordings: 20,
+      minBytes: 40_000,
+      maxBytes: 60_000,
+      faults: { bytesPerSecond: 150_000 },
+    });
+    const first = startCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '4', '--json'], {
+      cwd: s.dir,
+    });
     first.stdin?.end();
     let out = '';
     first.stdout?.on('data', (d) => {
@@ -224,7 +268,9 @@ describe('recpull timplus against the sandbox', () => {
     });
     const firstDone = new Promise<number | null>((r) => first.on('close', (code) => r(code)));
     while (!out.includes('"item-done"')) await new Promise((r) => setTimeout(r, 50));
-    const second = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--no-progress'], { cwd: s.dir });
+    const second = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--no-progress'], {
+      cwd: s.dir,
+    });
     expect(second.code).toBe(4);
     expect(second.stderr).toContain('another recpull run');
     expect(await firstDone).toBe(0);
@@ -239,20 +285,38 @@ describe('recpull timplus against the sandbox', () => {
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
     const evs = events(r.stdout);
     expect(evs[0]?.type).toBe('run-start');
-    expect(evs.at(-1)).toMatchObject({ type: 'run-end', counts: { done: 8, skipped: 0, failed: 1 }, exitCode: 1 });
+    expect(evs.at(-1)).toMatchObject({
+      type: 'run-end',
+      counts: { done: 8, skipped: 0, failed: 1 },
+      exitCode: 1,
+    });
     expect(evs.find((e) => e.type === 'item-failed')).toMatchObject({ line: 10, error: { code: 'E_INPUT' } });
     expect(r.code).toBe(1);
   });
 
   it('11: a YAML syntax error and an unknown key exit 2 naming the file and the line or key', async () => {
     const dir = await tempDir();
-    const broken = await writeConfig(dir, 'timplus:\n  default:\n    url: http://127.0.0.1:1\n    username: [oops\n', 'broken.yaml');
-    const r1 = await runCli(['timplus', '-c', broken, '--datasource', '3', '--voicelocation', '4', '--voicefilename', 'x'], { cwd: dir });
+    const broken = await writeConfig(
+      dir,
+      'timplus:\n  default:\n    url: http://127.0.0.1:1\n    username: [oops\n',
+      'broken.yaml',
+    );
+    const r1 = await runCli(
+      ['timplus', '-c', broken, '--datasource', '3', '--voicelocation', '4', '--voicefilename', 'x'],
+      { cwd: dir },
+    );
     expect(r1.code).toBe(2);
     expect(r1.stderr).toContain(broken);
     expect(r1.stderr).toMatch(/line \d+/);
-    const unknown = await writeConfig(dir, 'timplus:\n  default:\n    url: http://127.0.0.1:1\n    username: u\n    password: p\n    pasword: q\n', 'unknown.yaml');
-    const r2 = await runCli(['timplus', '-c', unknown, '--datasource', '3', '--voicelocation', '4', '--voicefilename', 'x'], { cwd: dir });
+    const unknown = await writeConfig(
+      dir,
+      'timplus:\n  default:\n    url: http://127.0.0.1:1\n    username: u\n    password: p\n    pasword: q\n',
+      'unknown.yaml',
+    );
+    const r2 = await runCli(
+      ['timplus', '-c', unknown, '--datasource', '3', '--voicelocation', '4', '--voicefilename', 'x'],
+      { cwd: dir },
+    );
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain(unknown);
     expect(r2.stderr).toContain('timplus.default.pasword');

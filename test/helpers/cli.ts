@@ -83,7 +83,14 @@ export async function writeConfig(dir: string, yaml: string, name = 'recpull.con
 }
 
 /** The manifest lines of an output folder, parsed. */
-export async function manifestLines(out: string): Promise<{ key: string; status: string; files: { path: string; sha256: string; bytes: number }[]; error?: { code: string; message: string } }[]> {
+export async function manifestLines(out: string): Promise<
+  {
+    key: string;
+    status: string;
+    files: { path: string; sha256: string; bytes: number }[];
+    error?: { code: string; message: string };
+  }[]
+> {
   const text = await readFile(join(out, '.recpull', 'manifest.jsonl'), 'utf8').catch(() => '');
   return text
     .split('\n')

@@ -1,0 +1,79 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { type InputRow, readInputRows } from '../../src/core/input.js';
+
+async function rows(text: string | string[]): Promise<InputRow[]> {
+  const out: InputRow[] = [];
+  for await (const r of readInputRows(Readable.from(Array.isArray(text) ? text : [text]))) out.push(r);
+  return out;
+}
+
+describe('input lists', () => {
+  it('reads CSV with a header (names lower-cased), quoted values and line numbers', async () => {
+    const r = await rows('DataSource,VoiceLocation,voicefilename,agent\n3,4,"a,b",Ann\n\\3\\,4,x,Bob\n');
+    expect(r).toEqual([
+      { line: 2, fields: { datasource: '3', voicelocation: '4', voicefilename: 'a,b', agent: 'Ann' } },
+      { line: 3, fields: { datasource: '\\3\\', voicelocation: '4', voicefilename: 'x', agent: 'Bob' } },
+    ]);
+  });
+
+  it('detects TSV and strips a BOM', async () => {
+    const r = await rows('\uFEFFdatasource\tvoicelocation\tvoicefilename\n3\t4\tabc\n');
+    expect(r).toEqual([{ line: 2, fields: { datasource: '3', voicelocation: '4', voicefilename: 'abc' } }]);
+  });
+
+  it('reports a bad row with its line number and goes on', async () => {
+    const r = await rows('a,b,c\n1,2,3\n1,2\n4,5,6\n');
+    expect(r).toHaveLength(3);
+    expect(r[1]).toMatchObject({ line: 3, error: { code: 'E_INPUT' } });
+    expect((r[1] as { error: Error }).error.message).toContain('expected 3 fields');
+    expect((r[1] as { error: Error }).error.message).toMatch(/^line 3:/);
+    expect(r[2]).toEqual({ line: 4, fields: { a: '4', b: '5', c: '6' } });
+  });
+
+  it('reads NDJSON, reporting lines that are not JSON objects', async () => {
+    const r = await rows([
+      '{"datasource":"3","voicefilename":"a"}\n',
+      'nope\n\n',
+      '[1]\n{"datasource":"4"}\n',
+    ]);
+    expect(r.map((x) => ('error' in x ? `err@${x.line}` : `ok@${x.line}`))).toEqual([
+      'ok@1',
+      'err@2',
+      'err@4',
+      'ok@5',
+    ]);
+  });
+
+  it('yields the first rows before the stream ends', async () => {
+    const stream = new Readable({ read() {} });
+    stream.push('a,b\n1,2\n');
+    const it = readInputRows(stream)[Symbol.asyncIterator]();
+    const first = await it.next();
+    expect(first.value).toEqual({ line: 2, fields: { a: '1', b: '2' } });
+    stream.push('3,4\n');
+    stream.push(null);
+    expect((await it.next()).value).toEqual({ line: 3, fields: { a: '3', b: '4' } });
+    expect((await it.next()).done).toBe(true);
+  });
+
+  it('yields nothing for an empty input', async () => {
+    expect(await rows('')).toEqual([]);
+    expect(await rows('\n\n')).toEqual([]);
+  });
+});
+
+describe('input lists: quoting', () => {
+  it('keeps newlines inside quoted fields and numbers the record by its first line', async () => {
+    const r = await rows('a,b\n"x\ny",2\n3,4\n');
+    expect(r).toEqual([
+      { line: 2, fields: { a: 'x\ny', b: '2' } },
+      { line: 4, fields: { a: '3', b: '4' } },
+    ]);
+  });
+
+  it('reports a quote that is never closed', async () => {
+    const r = await rows('a,b\n1,2\n"open,3\n');
+    expect(r[1]).toMatchObject({ line: 3, error: { code: 'E_INPUT' } });
+  });
+});
