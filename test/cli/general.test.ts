@@ -1,0 +1,227 @@
+/**
+ * CLI behaviour shared by every vendor, run as a subprocess: Ctrl-C, dry run, metadata sidecars,
+ * `config check`, `status`, `demo`, help, and the Node version guard.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTimplusSandbox, type TimplusSandbox } from '../../src/sandbox/timplus.js';
+import { BIN, events, manifestLines, runCli, startCli, tempDir, writeConfig } from '../helpers/cli.js';
+
+const sandboxes: TimplusSandbox[] = [];
+
+/** The machine's own Node when it is older than recpull needs (Debian's is 20), else undefined. */
+const OLD_NODE = (() => {
+  try {
+    const v = execFileSync('/usr/bin/node', ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim();
+    const [major = 0, minor = 0] = v.split('.').map(Number);
+    return major < 22 || (major === 22 && minor < 19) ? '/usr/bin/node' : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+afterEach(async () => {
+  await Promise.all(sandboxes.splice(0).map((s) => s.close()));
+});
+
+async function setup(opts: Parameters<typeof startTimplusSandbox>[0] = {}) {
+  const sandbox = await startTimplusSandbox({ recordings: 12, ...opts });
+  sandboxes.push(sandbox);
+  const dir = await tempDir();
+  const config = await writeConfig(
+    dir,
+    `timplus:\n  default:\n    url: ${sandbox.url}\n    username: ${sandbox.username}\n    password: ${sandbox.password}\n`,
+  );
+  const list = join(dir, 'calls.csv');
+  await writeFile(
+    list,
+    `datasource,voicelocation,voicefilename,agent\n${sandbox.catalogue.map((r, i) => `${r.datasource},${r.voicelocation},${r.voicefilename},agent${i % 3}`).join('\n')}\n`,
+  );
+  return { sandbox, dir, config, list, out: join(dir, 'out') };
+}
+
+async function partsBelow(dir: string): Promise<string[]> {
+  const all = await readdir(dir, { recursive: true }).catch(() => [] as string[]);
+  return all.filter((f) => f.endsWith('.part'));
+}
+
+describe('recpull CLI', () => {
+  it('Ctrl-C stops, removes .part files, keeps the manifest consistent, says how to resume and exits 130', async () => {
+    const s = await setup({
+      minBytes: 200_000,
+      maxBytes: 300_000,
+      faults: { bytesPerSecond: 300_000, times: Number.POSITIVE_INFINITY },
+    });
+    const child = startCli(
+      ['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '3', '--no-progress'],
+      { cwd: s.dir },
+    );
+    child.stdin?.end();
+    let stderr = '';
+    child.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    while (!stderr.includes('done ')) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stderr).toContain('Run the same command again to resume');
+    expect(await partsBelow(s.out)).toEqual([]);
+    const lines = await manifestLines(s.out);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThan(12);
+    expect(lines.every((l) => l.status === 'done')).toBe(true);
+    s.sandbox.setFaults({});
+    const rerun = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--json'], {
+      cwd: s.dir,
+    });
+    expect(rerun.code).toBe(0);
+    expect(events(rerun.stdout).at(-1)).toMatchObject({
+      counts: { done: 12 - lines.length, skipped: lines.length },
+    });
+  });
+
+  it('--dry-run lists what would be fetched and writes nothing', async () => {
+    const s = await setup();
+    const r = await runCli(
+      ['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--dry-run', '--no-progress'],
+      { cwd: s.dir },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr.match(/would fetch timplus:/g)).toHaveLength(12);
+    expect(existsSync(s.out)).toBe(false);
+    expect(s.sandbox.log.filter((e) => e.path === '/voice.wav')).toHaveLength(0);
+  });
+
+  it('--metadata writes a JSON sidecar; extra input columns are template fields', async () => {
+    const s = await setup({ recordings: 3 });
+    const r = await runCli(
+      [
+        'timplus',
+        '-c',
+        s.config,
+        '-i',
+        s.list,
+        '-o',
+        s.out,
+        '--metadata',
+        '--template',
+        '{agent}/{voicefilename}.{ext}',
+        '--json',
+      ],
+      {
+        cwd: s.dir,
+      },
+    );
+    expect(r.code).toBe(0);
+    const lines = await manifestLines(s.out);
+    for (const l of lines) {
+      expect(l.files.map((f) => f.path.split('.').pop())).toEqual(['wav', 'json']);
+      expect(l.files[0]?.path).toMatch(/^agent\d\//);
+      const meta = JSON.parse(await readFile(join(s.out, l.files[1]?.path as string), 'utf8'));
+      expect(l.key).toContain(meta.voicefilename);
+    }
+  });
+
+  it('a template with an unknown field is a usage error (exit 2) before anything is fetched', async () => {
+    const s = await setup();
+    const r = await runCli(
+      [
+        'timplus',
+        '-c',
+        s.config,
+        '--datasource',
+        '3',
+        '--voicelocation',
+        '4',
+        '--voicefilename',
+        'x',
+        '-o',
+        s.out,
+        '--template',
+        '{nope}.{ext}',
+      ],
+      {
+        cwd: s.dir,
+      },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('{nope}');
+    expect(s.sandbox.log).toHaveLength(0);
+  });
+
+  it('config check prints the profile with the password redacted; an unknown profile exits 2', async () => {
+    const s = await setup();
+    const r = await runCli(['config', 'check', 'timplus', '-c', s.config], { cwd: s.dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(s.sandbox.url);
+    expect(r.stdout).not.toContain(s.sandbox.password);
+    expect(r.stdout).toContain('***');
+    const bad = await runCli(['config', 'check', 'timplus', '-c', s.config, '-p', 'nosuch'], { cwd: s.dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('default');
+  });
+
+  it('finds recpull.config.yaml in the working folder without --config', async () => {
+    const s = await setup({ recordings: 2 });
+    const r = await runCli(['timplus', '-i', s.list, '-o', s.out, '--json'], { cwd: s.dir });
+    expect(r.code).toBe(0);
+  });
+
+  it('status summarises done, failed and bytes, as text and JSON', async () => {
+    const s = await setup({ recordings: 4, htmlFor: [] });
+    await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--json'], { cwd: s.dir });
+    const text = await runCli(['status', s.out]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/done:\s+4/);
+    const json = await runCli(['status', s.out, '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ done: 4, failed: 0 });
+    expect(JSON.parse(json.stdout).bytes).toBeGreaterThan(0);
+  });
+
+  it('demo pulls from the built-in sandbox and says where the files are', async () => {
+    const dir = await tempDir();
+    const r = await runCli(['demo', '--recordings', '8', '--no-progress', '--out', join(dir, 'demo')], {
+      cwd: dir,
+      timeoutMs: 60_000,
+    });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/8 done/);
+    expect(r.stderr).toContain(join(dir, 'demo'));
+    expect((await manifestLines(join(dir, 'demo'))).filter((l) => l.status === 'done')).toHaveLength(8);
+  });
+
+  it('--help shows examples; a bad flag value is a usage error', async () => {
+    const help = await runCli(['timplus', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Examples:');
+    const bad = await runCli(['timplus', '-j', 'lots', '-i', 'x.csv']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('whole number');
+  });
+
+  it('an input file that does not exist is an input error (exit 2)', async () => {
+    const s = await setup();
+    const r = await runCli(['timplus', '-c', s.config, '-i', join(s.dir, 'nope.csv'), '-o', s.out], {
+      cwd: s.dir,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('nope.csv');
+  });
+
+  it.skipIf(!OLD_NODE)('on a Node older than 22.19 the launcher says what is needed', () => {
+    const old = OLD_NODE as string;
+    let stderr = '';
+    let status = 0;
+    try {
+      execFileSync(old, [BIN, '--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      stderr = (err as { stderr: string }).stderr;
+      status = (err as { status: number }).status;
+    }
+    expect(status).toBe(2);
+    expect(stderr).toContain('recpull needs Node.js 22.19 or newer');
+  });
+});
