@@ -21,14 +21,27 @@ type Retries = { retries: number; factor: number; minTimeout: number; maxTimeout
  * Takes the lock of `out` (its state folder must exist). Throws `E_LOCKED` when another live run holds it,
  * `E_IO` when the folder cannot be locked. Returns an idempotent release function.
  */
-export async function acquireLock(out: string, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
+export async function acquireLock(
+  out: string,
+  onCompromised: (err: Error) => void,
+): Promise<() => Promise<void>> {
   const dir = stateDir(out);
   const lockPath = join(dir, 'lock');
   const pidPath = join(dir, 'lock.pid');
   const take = (retries: Retries | 0) =>
-    lockfile.lock(dir, { lockfilePath: lockPath, stale: STALE_MS, update: STALE_MS / 4, realpath: false, retries, onCompromised });
+    lockfile.lock(dir, {
+      lockfilePath: lockPath,
+      stale: STALE_MS,
+      update: STALE_MS / 4,
+      realpath: false,
+      retries,
+      onCompromised,
+    });
   const locked = () =>
-    new RecpullError('E_LOCKED', `another recpull run is using ${out} (lock ${lockPath}); wait for it to finish, or use another --out`);
+    new RecpullError(
+      'E_LOCKED',
+      `another recpull run is using ${out} (lock ${lockPath}); wait for it to finish, or use another --out`,
+    );
   let release: () => Promise<void>;
   try {
     try {

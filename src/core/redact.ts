@@ -22,14 +22,26 @@ const MIN_QUERY_VALUE_LENGTH = 16;
 /** Property names whose string values `redactDeep()` always replaces, whatever the registry holds. */
 export const SENSITIVE_KEY = /pass(word)?|secret|token|jwt|guid|authorization|cookie/i;
 
+/** How many forms of short-lived secrets (per-download token URLs) are kept; older ones are long used. */
+export const TRANSIENT_MAX = 2048;
+
 const secrets = new Set<string>();
+/** The transient subset, oldest first (a Set keeps insertion order). */
+const transient = new Set<string>();
 let pattern: RegExp | null = null;
 let dirty = false;
 
-function add(value: string): void {
+function add(value: string, isTransient: boolean): void {
   if (value.length < MIN_SECRET_LENGTH || secrets.has(value)) return;
   secrets.add(value);
   dirty = true;
+  if (!isTransient) return;
+  transient.add(value);
+  if (transient.size > TRANSIENT_MAX) {
+    const oldest = transient.values().next().value as string;
+    transient.delete(oldest);
+    secrets.delete(oldest);
+  }
 }
 
 function escapeRegExp(value: string): string {
@@ -54,16 +66,20 @@ function compiled(): RegExp | null {
  * the query string (without `?`) and each query parameter value of 16 characters or more.
  *
  * For HTTP Basic credentials register `user:password` too: its base64 form is what the header carries.
+ *
+ * `transient: true` is for secrets minted per download (TIM Plus token URLs): only the newest
+ * `TRANSIENT_MAX` forms are kept, so a run of a million recordings does not grow the registry without bound.
  */
-export function registerSecret(value: string): void {
+export function registerSecret(value: string, options: { transient?: boolean } = {}): void {
   if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH) return;
-  add(value);
-  add(encodeURIComponent(value));
-  add(new URLSearchParams({ v: value }).toString().slice(2));
+  const t = options.transient === true;
+  add(value, t);
+  add(encodeURIComponent(value), t);
+  add(new URLSearchParams({ v: value }).toString().slice(2), t);
   const b64 = Buffer.from(value, 'utf8').toString('base64');
-  add(b64);
-  add(b64.replace(/=+$/, ''));
-  add(Buffer.from(value, 'utf8').toString('base64url'));
+  add(b64, t);
+  add(b64.replace(/=+$/, ''), t);
+  add(Buffer.from(value, 'utf8').toString('base64url'), t);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
     let url: URL | undefined;
     try {
@@ -73,10 +89,10 @@ export function registerSecret(value: string): void {
     }
     if (url && url.search.length > 1) {
       const query = url.search.slice(1);
-      add(query);
-      add(decodeURIComponentSafe(query));
+      add(query, t);
+      add(decodeURIComponentSafe(query), t);
       for (const v of url.searchParams.values()) {
-        if (v.length >= MIN_QUERY_VALUE_LENGTH) registerSecret(v);
+        if (v.length >= MIN_QUERY_VALUE_LENGTH) registerSecret(v, options);
       }
     }
   }
@@ -145,6 +161,7 @@ function copy(value: unknown, seen: WeakMap<object, unknown>): unknown {
 /** Forgets every registered secret. For tests only. */
 export function clearSecrets(): void {
   secrets.clear();
+  transient.clear();
   pattern = null;
   dirty = false;
 }

@@ -105,3 +105,24 @@ describe('redactDeep', () => {
     expect(c.self).toBe(c);
   });
 });
+
+describe('transient secrets', () => {
+  it('keeps only the newest TRANSIENT_MAX forms, and never drops long-lived secrets', async () => {
+    const {
+      registerSecret: reg,
+      redact: red,
+      clearSecrets: clear,
+      TRANSIENT_MAX,
+    } = await import('../../src/core/redact.js');
+    clear();
+    reg('long-lived-password-canary');
+    for (let i = 0; i < TRANSIENT_MAX; i++)
+      reg(`http://127.0.0.1/echo/token-${String(i).padStart(8, '0')}`, { transient: true });
+    // Each URL registers several forms, so the oldest URLs have been evicted: the registry is bounded.
+    expect(red('http://127.0.0.1/echo/token-00000000')).toBe('http://127.0.0.1/echo/token-00000000');
+    const newest = `http://127.0.0.1/echo/token-${String(TRANSIENT_MAX - 1).padStart(8, '0')}`;
+    expect(red(`see ${newest}`)).toBe('see ***');
+    expect(red('long-lived-password-canary')).toBe('***');
+    clear();
+  });
+});

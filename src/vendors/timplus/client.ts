@@ -56,6 +56,7 @@ export class TimplusClient {
     private readonly opts: TimplusClientOptions,
   ) {
     registerSecret(opts.password);
+    registerSecret(`${opts.username}:${opts.password}`); // what a Basic header carries, base64-encoded
     this.auth = new HttpAuthenticator({ username: opts.username, password: opts.password });
   }
 
@@ -104,7 +105,7 @@ export class TimplusClient {
         );
       }
       const token = new URL(body, url).toString();
-      registerSecret(token);
+      registerSecret(token, { transient: true }); // one per download: bounded
       return token;
     }
   }
