@@ -13,7 +13,7 @@ export function progressHandlers(
   const multi = new cliProgress.MultiBar(
     {
       stream: opts.stderr,
-      format: ' {bar} {value}/{total} {label}',
+      format: ' {bar} {label}',
       barsize: 24,
       hideCursor: true,
       clearOnComplete: true,
@@ -32,7 +32,8 @@ export function progressHandlers(
   const label = () => {
     const ms = Date.now() - started;
     const rate = ms > 0 ? `${formatBytes(Math.round((counts.bytes * 1000) / ms))}/s` : '';
-    return `done ${counts.done}, skipped ${counts.skipped}, failed ${counts.failed} · ${formatBytes(counts.bytes)} ${rate}${waitNote}`;
+    const finished = counts.done + counts.skipped + counts.failed;
+    return `${finished} of ${seen} listed so far · done ${counts.done}, skipped ${counts.skipped}, failed ${counts.failed} · ${formatBytes(counts.bytes)} ${rate}${waitNote}`;
   };
   const refresh = () => overall?.update(counts.done + counts.skipped + counts.failed, { label: label() });
   const finish = (key: string) => {
@@ -76,6 +77,11 @@ export function progressHandlers(
       refresh();
     },
     'item-retry': (e) => {
+      active
+        .get(e.key)
+        ?.update(0, {
+          label: `${short(e.key)} retry ${e.attempt + 1} in ${formatDuration(e.delayMs)} (${e.error.code})`,
+        });
       if (opts.verbose)
         multi.log(`retry ${e.key} in ${formatDuration(e.delayMs)}: ${e.error.code} ${e.error.message}\n`);
     },
