@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sandboxCertificate } from '../../src/sandbox/server.js';
 import { startTimplusSandbox, type TimplusSandbox } from '../../src/sandbox/timplus.js';
 import { BIN, events, manifestLines, runCli, startCli, tempDir, writeConfig } from '../helpers/cli.js';
 
@@ -223,5 +224,88 @@ describe('recpull CLI', () => {
     }
     expect(status).toBe(2);
     expect(stderr).toContain('recpull needs Node.js 22.19 or newer');
+  });
+
+  it('two recordings that map to one path never overwrite each other', async () => {
+    const s = await setup({ recordings: 5 });
+    const r = await runCli(
+      ['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--template', '{datasource}.{ext}', '--json'],
+      { cwd: s.dir },
+    );
+    expect(r.code).toBe(0);
+    const paths = (await manifestLines(s.out)).map((l) => l.files[0]?.path).sort();
+    expect(paths).toEqual(['3-2.wav', '3-3.wav', '3-4.wav', '3-5.wav', '3.wav']);
+    const hashes = new Set((await manifestLines(s.out)).map((l) => l.files[0]?.sha256));
+    expect(hashes.size).toBe(5);
+  });
+
+  it('truncated bodies that look whole and 429 answers are retried until every file is identical', async () => {
+    const s = await setup({
+      recordings: 12,
+      faults: { seed: 4, truncate: { rate: 0.3 }, tooMany: { rate: 0.2, retryAfterS: 0 } },
+    });
+    const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '4', '--json'], {
+      cwd: s.dir,
+    });
+    expect(r.code).toBe(0);
+    const codes = events(r.stdout)
+      .filter((e) => e.type === 'item-retry')
+      .map((e) => (e.error as { code: string }).code);
+    expect(codes).toContain('E_TRUNCATED');
+    expect(codes).toContain('E_RATE_LIMIT');
+    for (const l of await manifestLines(s.out)) {
+      const rec = s.sandbox.catalogue.find((c) => l.key.endsWith(c.voicefilename));
+      const bytes = await readFile(join(s.out, l.files[0]?.path as string));
+      expect(bytes.equals(s.sandbox.contentOf(rec as (typeof s.sandbox.catalogue)[number]))).toBe(true);
+    }
+  });
+
+  it('talks HTTPS to a server with a private CA named by tls.caFile', async () => {
+    const sandbox = await startTimplusSandbox({ recordings: 3, tls: true });
+    sandboxes.push(sandbox);
+    const dir = await tempDir();
+    const ca = join(dir, 'ca.pem');
+    await writeFile(ca, sandboxCertificate());
+    const yaml = (extra: string) =>
+      `timplus:\n  default:\n    url: ${sandbox.url}\n    username: ${sandbox.username}\n    password: ${sandbox.password}\n${extra}`;
+    const list = join(dir, 'l.csv');
+    await writeFile(
+      list,
+      `datasource,voicelocation,voicefilename\n${sandbox.catalogue.map((r) => `3,4,${r.voicefilename}`).join('\n')}\n`,
+    );
+    const untrusted = await writeConfig(dir, yaml(''), 'untrusted.yaml');
+    const r1 = await runCli(
+      ['timplus', '-c', untrusted, '-i', list, '-o', join(dir, 'o1'), '--retries', '0', '--json'],
+      { cwd: dir },
+    );
+    expect(r1.code).toBe(1);
+    expect(r1.stdout).toContain('tls.caFile');
+    const trusted = await writeConfig(dir, yaml(`    tls:\n      caFile: ${ca}\n`), 'trusted.yaml');
+    const r2 = await runCli(['timplus', '-c', trusted, '-i', list, '-o', join(dir, 'o2'), '--json'], {
+      cwd: dir,
+    });
+    expect(r2.code).toBe(0);
+    expect(sandbox.url.startsWith('https://')).toBe(true);
+  });
+
+  it('recpull sandbox serves until Ctrl-C and prints a config that works', async () => {
+    const dir = await tempDir();
+    const child = startCli(['sandbox', '--recordings', '4'], { cwd: dir });
+    child.stdin?.end();
+    let out = '';
+    child.stdout?.on('data', (d) => {
+      out += d;
+    });
+    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    while (!out.includes('Ctrl-C stops')) await new Promise((r) => setTimeout(r, 50));
+    const config = /config: (\S+)/.exec(out)?.[1] as string;
+    const list = /list: +(\S+)/.exec(out)?.[1] as string;
+    const r = await runCli(['timplus', '--config', config, '-i', list, '-o', join(dir, 'recs'), '--json'], {
+      cwd: dir,
+    });
+    expect(r.code).toBe(0);
+    expect(events(r.stdout).at(-1)).toMatchObject({ counts: { done: 4 } });
+    child.kill('SIGINT');
+    expect(await closed).toBe(0);
   });
 });
