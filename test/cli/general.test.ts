@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sandboxCertificate } from '../../src/sandbox/server.js';
 import { startTimplusSandbox, type TimplusSandbox } from '../../src/sandbox/timplus.js';
-import { BIN, events, manifestLines, runCli, startCli, tempDir, writeConfig } from '../helpers/cli.js';
+import {
+  BIN,
+  events,
+  manifestLines,
+  runCli,
+  startCli,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from '../helpers/cli.js';
 
 const sandboxes: TimplusSandbox[] = [];
 
@@ -65,7 +74,7 @@ describe('recpull CLI', () => {
       stderr += d;
     });
     const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    while (!stderr.includes('done ')) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => stderr.includes('done '), 'a first finished recording');
     child.kill('SIGINT');
     expect(await closed).toBe(130);
     expect(stderr).toContain('Run the same command again to resume');
@@ -297,7 +306,7 @@ describe('recpull CLI', () => {
       out += d;
     });
     const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    while (!out.includes('Ctrl-C stops')) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => out.includes('Ctrl-C stops'), 'the sandbox to start');
     const config = /config: (\S+)/.exec(out)?.[1] as string;
     const list = /list: +(\S+)/.exec(out)?.[1] as string;
     const r = await runCli(['timplus', '--config', config, '-i', list, '-o', join(dir, 'recs'), '--json'], {

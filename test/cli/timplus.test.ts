@@ -11,7 +11,7 @@ import {
   type TimplusSandbox,
   type TimplusSandboxOptions,
 } from '../../src/sandbox/timplus.js';
-import { events, manifestLines, runCli, startCli, tempDir, writeConfig } from '../helpers/cli.js';
+import { events, manifestLines, runCli, startCli, tempDir, waitFor, writeConfig } from '../helpers/cli.js';
 
 const sandboxes: TimplusSandbox[] = [];
 afterEach(async () => {
@@ -267,7 +267,7 @@ describe('recpull timplus against the sandbox', () => {
       out += d;
     });
     const firstDone = new Promise<number | null>((r) => first.on('close', (code) => r(code)));
-    while (!out.includes('"item-done"')) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => out.includes('"item-done"'), 'the first run to finish a recording');
     const second = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--no-progress'], {
       cwd: s.dir,
     });
@@ -334,8 +334,7 @@ describe('recpull timplus against the sandbox', () => {
     const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     const [head, ...rest] = csv(s.sandbox.catalogue).trim().split('\n');
     child.stdin?.write(`${head}\n${rest.slice(0, 2).join('\n')}\n`);
-    const deadline = Date.now() + 15_000;
-    while (!out.includes('"item-done"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => out.includes('"item-done"'), 'a download while stdin is open', 15_000);
     expect(out).toContain('"item-done"'); // downloaded while stdin is still open
     child.stdin?.end(`${rest.slice(2).join('\n')}\n`);
     expect(await closed).toBe(0);

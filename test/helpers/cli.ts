@@ -105,3 +105,12 @@ export function events(stdout: string): { type: string; [k: string]: unknown }[]
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l));
 }
+
+/** Polls `condition` every 50 ms until it holds; throws after `timeoutMs` (default 20 s) naming `what`. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
