@@ -5,6 +5,7 @@
  * Layout of a config file: `<vendor>: { <profile>: {...} }` plus an optional `$schema` string.
  */
 import { z } from 'zod';
+import { isTimeZone } from '../core/dates.js';
 
 /** Vendors that have a config section. */
 export const VENDORS = ['timplus', 'ringcentral'] as const;
@@ -119,15 +120,6 @@ const common = {
   timeout: z.number().positive().optional(),
 };
 
-function ianaZone(s: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: s });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Adds "exactly one of `key` / `keyFile`" checks to a profile schema. */
 function exactlyOne(keys: readonly string[]) {
   return (value: Record<string, unknown>, ctx: z.RefinementCtx): void => {
@@ -167,7 +159,10 @@ export const ringcentralSection = z
     jwt: nonEmpty.optional(),
     jwtFile: nonEmpty.optional(),
     extension: z.union([nonEmpty, z.int().nonnegative().transform(String)]).optional(),
-    tz: z.string().refine(ianaZone, { message: 'expected an IANA time zone (e.g. Europe/Paris)' }).optional(),
+    tz: z
+      .string()
+      .refine(isTimeZone, { message: 'expected an IANA time zone (e.g. Europe/Paris)' })
+      .optional(),
     rateLimit: z
       .strictObject({
         heavy: z
