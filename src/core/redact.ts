@@ -6,8 +6,7 @@
  * receiving a token or a token-bearing URL) calls `registerSecret()` once; everything that writes text out
  * (renderers, error formatting, the manifest) passes it through `redact()` / `redactDeep()`.
  *
- * `redact()` runs on every log line, so the registry keeps one precompiled RegExp (alternation of the
- * escaped secrets, longest first) that is rebuilt lazily only when the set changes.
+ * `redact()` runs on every log line, so its cost does not grow with the number of secrets (see `buckets`).
  */
 
 /** What a secret is replaced with. */
@@ -25,36 +24,47 @@ export const SENSITIVE_KEY = /pass(word)?|secret|token|jwt|guid|authorization|co
 /** How many forms of short-lived secrets (per-download token URLs) are kept; older ones are long used. */
 export const TRANSIENT_MAX = 2048;
 
+/**
+ * The registry, indexed for a single left-to-right scan: secrets are bucketed by a hash of their first four
+ * characters, each bucket longest first. `redact()` costs O(length of the text) whatever the number of
+ * secrets, and registering one costs O(bucket size): no regular expression is rebuilt per token.
+ */
 const secrets = new Set<string>();
+const buckets = new Map<number, string[]>();
 /** The transient subset, oldest first (a Set keeps insertion order). */
 const transient = new Set<string>();
-let pattern: RegExp | null = null;
-let dirty = false;
+
+function keyAt(text: string, i: number): number {
+  return (
+    (((text.charCodeAt(i) * 31 + text.charCodeAt(i + 1)) * 31 + text.charCodeAt(i + 2)) * 31 +
+      text.charCodeAt(i + 3)) |
+    0
+  );
+}
 
 function add(value: string, isTransient: boolean): void {
   if (value.length < MIN_SECRET_LENGTH || secrets.has(value)) return;
   secrets.add(value);
-  dirty = true;
+  const key = keyAt(value, 0);
+  const bucket = buckets.get(key) ?? [];
+  const at = bucket.findIndex((s) => s.length < value.length);
+  bucket.splice(at === -1 ? bucket.length : at, 0, value);
+  buckets.set(key, bucket);
   if (!isTransient) return;
   transient.add(value);
   if (transient.size > TRANSIENT_MAX) {
     const oldest = transient.values().next().value as string;
     transient.delete(oldest);
-    secrets.delete(oldest);
+    remove(oldest);
   }
 }
 
-function escapeRegExp(value: string): string {
-  return value.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-}
-
-function compiled(): RegExp | null {
-  if (dirty) {
-    const sorted = [...secrets].sort((a, b) => b.length - a.length);
-    pattern = sorted.length === 0 ? null : new RegExp(sorted.map(escapeRegExp).join('|'), 'g');
-    dirty = false;
-  }
-  return pattern;
+function remove(value: string): void {
+  secrets.delete(value);
+  const key = keyAt(value, 0);
+  const bucket = buckets.get(key)?.filter((s) => s !== value) ?? [];
+  if (bucket.length === 0) buckets.delete(key);
+  else buckets.set(key, bucket);
 }
 
 /**
@@ -106,13 +116,33 @@ function decodeURIComponentSafe(value: string): string {
   }
 }
 
-/** Replaces every registered secret (and its encoded forms) in `text` with `***`. Cheap when none match. */
+/**
+ * Replaces every registered secret (and its encoded forms) in `text` with `***`: leftmost match first,
+ * the longest secret at that position. Cheap when none match.
+ */
 export function redact(text: string): string {
   if (typeof text !== 'string') return text;
-  const re = compiled();
-  if (re === null || text.length < MIN_SECRET_LENGTH) return text;
-  re.lastIndex = 0;
-  return text.replace(re, REDACTED);
+  if (secrets.size === 0 || text.length < MIN_SECRET_LENGTH) return text;
+  let out = '';
+  let last = 0;
+  for (let i = 0; i <= text.length - MIN_SECRET_LENGTH; ) {
+    const bucket = buckets.get(keyAt(text, i));
+    let matched = 0;
+    if (bucket) {
+      for (const s of bucket) {
+        if (text.startsWith(s, i)) {
+          matched = s.length;
+          break;
+        }
+      }
+    }
+    if (matched > 0) {
+      out += text.slice(last, i) + REDACTED;
+      i += matched;
+      last = i;
+    } else i++;
+  }
+  return last === 0 ? text : out + text.slice(last);
 }
 
 /**
@@ -161,7 +191,6 @@ function copy(value: unknown, seen: WeakMap<object, unknown>): unknown {
 /** Forgets every registered secret. For tests only. */
 export function clearSecrets(): void {
   secrets.clear();
+  buckets.clear();
   transient.clear();
-  pattern = null;
-  dirty = false;
 }

@@ -52,12 +52,26 @@ export function makeWav(id: string, totalBytes: number, seed = 1): Buffer {
   buf.writeUInt32LE(dataBytes, 54);
   const rand = prng(hash32(`${seed}:${id}`));
   const freq = 200 + Math.floor(rand() * 800);
-  const step = (2 * Math.PI * freq) / 8000;
+  // One period of the tone, then per sample a little seeded noise: distinct per id, cheap per byte.
+  const period = Math.max(2, Math.round(8000 / freq));
+  const tone = new Int32Array(period);
+  for (let i = 0; i < period; i++) tone[i] = Math.round(Math.sin((2 * Math.PI * i) / period) * 16_383);
+  const table = mulawTable();
   for (let i = 0; i < dataBytes; i++) {
-    const sample = Math.sin(i * step) * 0.5 + (rand() - 0.5) * 0.1;
-    buf[HEADER_BYTES + i] = linearToMulaw(Math.round(sample * 32767));
+    const sample = (tone[i % period] as number) + Math.floor((rand() - 0.5) * 3277);
+    buf[HEADER_BYTES + i] = table[(sample + 32768) & 0xffff] as number;
   }
   return buf;
+}
+
+let mulaw: Uint8Array | undefined;
+/** µ-law codes of every 16-bit sample, indexed by `sample + 32768`. */
+function mulawTable(): Uint8Array {
+  if (!mulaw) {
+    mulaw = new Uint8Array(65536);
+    for (let v = 0; v < 65536; v++) mulaw[v] = linearToMulaw(v - 32768);
+  }
+  return mulaw;
 }
 
 /** ITU-T G.711 µ-law encoding of one 16-bit linear sample. */
