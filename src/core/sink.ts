@@ -80,7 +80,8 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
     if (resuming && state.rel) {
       partAbs = `${insideOut(out, state.rel)}.part`;
       bytes = await replayPart(partAbs, state.bytes, hash, validator);
-      fh = await open(partAbs, 'r+');
+      // Append mode: every write lands at the end, after the `bytes` kept ('r+' would write from offset 0).
+      fh = await open(partAbs, 'a');
       await fh.truncate(bytes);
     } else {
       // Read until the format (hence the extension) is known; the validator throws on an error page.

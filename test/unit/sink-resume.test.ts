@@ -1,0 +1,59 @@
+/**
+ * The sink continues a `.part` after a cut-off body: the resumed bytes are appended after the kept ones
+ * (FetchedBody.rangeStart === PartState.bytes) and the finished file is the whole recording.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RecpullError } from '../../src/core/errors.js';
+import { PartJournal, type PartState, writeRecording } from '../../src/core/sink.js';
+import { makeWav } from '../../src/sandbox/catalogue.js';
+import { tempDir } from '../helpers/cli.js';
+
+async function* chunks(buf: Buffer, size: number, failAfter?: number): AsyncIterable<Uint8Array> {
+  for (let off = 0; off < buf.length; off += size) {
+    if (failAfter !== undefined && off >= failAfter)
+      throw new RecpullError('E_NETWORK', 'ECONNRESET', { retryable: true });
+    yield buf.subarray(off, Math.min(off + size, buf.length));
+  }
+}
+
+describe('sink: resuming a .part', () => {
+  it('appends the rest of the body after the bytes kept, and the file is identical', async () => {
+    const out = await tempDir('recpull-sink-');
+    await mkdir(join(out, '.recpull'), { recursive: true });
+    const wav = makeWav('resume', 40_000);
+    const state: PartState = { bytes: 0, resumable: false };
+    const journal = new PartJournal(out);
+    const common = {
+      out,
+      state,
+      journal,
+      signal: new AbortController().signal,
+      claimPath: async () => 'a/rec.wav',
+    };
+    await expect(
+      writeRecording({
+        ...common,
+        fetched: {
+          body: chunks(wav, 4096, 16_384),
+          contentType: 'audio/wav',
+          length: wav.length,
+          resumable: true,
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'E_NETWORK' });
+    expect(state.bytes).toBe(16_384);
+    const file = await writeRecording({
+      ...common,
+      fetched: {
+        body: chunks(wav.subarray(state.bytes), 4096),
+        contentType: 'audio/wav',
+        length: wav.length - state.bytes,
+        rangeStart: state.bytes,
+      },
+    });
+    expect(file.bytes).toBe(wav.length);
+    expect((await readFile(join(out, 'a/rec.wav'))).equals(wav)).toBe(true);
+  });
+});
