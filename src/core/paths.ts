@@ -4,7 +4,8 @@
  * Paths are compared case-insensitively, since the output folder may live on a case-insensitive disk.
  */
 import { lstat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
+import { RecpullError } from './errors.js';
 import { withSuffix } from './template.js';
 
 export class PathAllocator {
@@ -51,4 +52,15 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Absolute path of a relative output path, refusing anything that would land outside `out`. Throws E_IO. */
+export function insideOut(out: string, rel: string): string {
+  const root = resolve(out);
+  const abs = resolve(root, rel);
+  const back = relative(root, abs);
+  if (back === '' || back.startsWith(`..${sep}`) || back === '..' || resolve(back) === back) {
+    throw new RecpullError('E_IO', `refusing to write outside the output folder: ${rel}`);
+  }
+  return abs;
 }

@@ -8,19 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { EXIT, exitCodeFor, RecpullError, toRecpullError } from './errors.js';
 import { type EventSink, now, type RunCounts } from './events.js';
+import { PartJournal } from './journal.js';
 import { acquireLock } from './lock.js';
 import { type FileRecord, Manifest, type ManifestRecord, readManifest, stateDir } from './manifest.js';
-import { PathAllocator } from './paths.js';
+import { insideOut, PathAllocator } from './paths.js';
 import { redact } from './redact.js';
 import { retryDelay } from './retry-timing.js';
-import {
-  discardPart,
-  insideOut,
-  PartJournal,
-  type PartState,
-  writeRecording,
-  writeSmallFile,
-} from './sink.js';
+import { discardPart, type PartState, writeRecording, writeSmallFile } from './sink.js';
 import { isInputRowError, type RecordingRef, type Source } from './source.js';
 import { checkTemplate, renderTemplate } from './template.js';
 
@@ -97,14 +91,19 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     try {
       manifest = await Manifest.open(opts.out);
       journal = new PartJournal(opts.out);
-      const swept = await journal.sweep();
-      if (swept > 0)
+      const m = manifest;
+      const { removed, recovered } = await journal.recover((key) => m.get(key)?.status === 'done');
+      for (const { key, file } of recovered) {
+        await m.append({ key, status: 'done', files: [file], attempts: 0, at: now() });
+      }
+      if (removed + recovered.length > 0) {
         emit({
           type: 'notice',
           at: now(),
           level: 'info',
-          message: `removed ${swept} .part file(s) left by an interrupted run`,
+          message: `an interrupted run left ${removed} .part file(s), now removed, and ${recovered.length} whole file(s), now recorded as done`,
         });
+      }
     } catch (err) {
       await release();
       throw err;
@@ -161,6 +160,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
           fetched,
           state,
           journal: journal as PartJournal,
+          key: ref.key,
           signal: stop.signal,
           claimPath: (ext) =>
             paths.claim(

@@ -6,13 +6,14 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { AudioValidator } from '../formats/audio.js';
 import { RecpullError, toRecpullError } from './errors.js';
 import { transportError } from './http.js';
+import type { PartJournal } from './journal.js';
 import type { FileRecord } from './manifest.js';
-import { stateDir } from './manifest.js';
+import { insideOut } from './paths.js';
 import type { FetchedBody } from './source.js';
 
 /** What one item's attempts share: the `.part` in progress, so a later attempt can resume it. */
@@ -34,20 +35,11 @@ export interface WriteRecordingInput {
   /** Picks (and claims) the relative final path once the format, hence the extension, is known. */
   claimPath: (ext: string) => Promise<string>;
   journal: PartJournal;
+  /** The recording key (journalled with the path, for crash recovery). */
+  key: string;
   signal: AbortSignal;
   /** Called with bytes written so far (including resumed bytes) and the expected total if known. */
   onProgress?: (bytes: number, total: number | undefined) => void;
-}
-
-/** Absolute path of a relative output path, refusing anything that would land outside `out`. Throws E_IO. */
-export function insideOut(out: string, rel: string): string {
-  const root = resolve(out);
-  const abs = resolve(root, rel);
-  const back = relative(root, abs);
-  if (back === '' || back.startsWith(`..${sep}`) || back === '..' || resolve(back) === back) {
-    throw new RecpullError('E_IO', `refusing to write outside the output folder: ${rel}`);
-  }
-  return abs;
 }
 
 /**
@@ -96,7 +88,7 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       if (state.rel === undefined) state.rel = await input.claimPath(format);
       partAbs = `${insideOut(out, state.rel)}.part`;
       await mkdir(dirname(partAbs), { recursive: true });
-      await journal.add(partAbs);
+      await journal.add(input.key, state.rel);
       fh = await open(partAbs, 'w');
       state.bytes = 0;
       state.resumable = fetched.resumable === true;
@@ -235,51 +227,4 @@ export async function writeSmallFile(
     sha256: createHash('sha256').update(buf).digest('hex'),
     contentType,
   };
-}
-
-/**
- * `<out>/.recpull/parts`: the `.part` files this run started, one absolute path a line. The next run
- * deletes those that are still there (a crash or SIGKILL left them), then empties the list.
- */
-export class PartJournal {
-  private readonly path: string;
-  constructor(private readonly out: string) {
-    this.path = join(stateDir(out), 'parts');
-  }
-
-  /** Deletes the `.part` files a previous run left; returns how many were deleted. */
-  async sweep(): Promise<number> {
-    let text = '';
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch {
-      return 0;
-    }
-    let removed = 0;
-    const root = resolve(this.out);
-    for (const line of new Set(text.split('\n'))) {
-      const p = line.trim();
-      if (!p.endsWith('.part')) continue;
-      const abs = resolve(root, p);
-      if (!abs.startsWith(root + sep)) continue;
-      try {
-        await rm(abs);
-        removed++;
-      } catch {
-        // already renamed or deleted
-      }
-    }
-    await writeFile(this.path, '');
-    return removed;
-  }
-
-  /** Records a `.part` before it is created. */
-  async add(partAbs: string): Promise<void> {
-    await appendFile(this.path, `${relative(resolve(this.out), partAbs)}\n`);
-  }
-
-  /** Empties the list (every `.part` of the run was renamed or deleted). */
-  async clear(): Promise<void> {
-    await writeFile(this.path, '').catch(() => {});
-  }
 }

@@ -341,4 +341,37 @@ describe('recpull timplus against the sandbox', () => {
     expect(events(out).at(-1)).toMatchObject({ type: 'run-end', counts: { done: 6 } });
     await expectAllIdentical(s);
   });
+
+  it('3b: a file renamed into place just before a crash is adopted, not downloaded again under another name', async () => {
+    const s = await setup({ recordings: 4 });
+    const first = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--json'], {
+      cwd: s.dir,
+    });
+    expect(first.code).toBe(0);
+    // Rewind to "renamed, manifest line not yet written": drop the last manifest line, journal the path.
+    const lines = await manifestLines(s.out);
+    const lost = lines.at(-1) as (typeof lines)[number];
+    await writeFile(
+      join(s.out, '.recpull', 'manifest.jsonl'),
+      lines
+        .slice(0, -1)
+        .map((l) => `${JSON.stringify(l)}\n`)
+        .join(''),
+    );
+    await writeFile(
+      join(s.out, '.recpull', 'parts'),
+      `${JSON.stringify({ key: lost.key, path: lost.files[0]?.path })}\n`,
+    );
+    const before = downloads(s.sandbox);
+    const again = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--json'], {
+      cwd: s.dir,
+    });
+    expect(again.code).toBe(0);
+    expect(downloads(s.sandbox)).toBe(before);
+    expect(events(again.stdout).find((e) => e.type === 'notice')?.message).toContain(
+      '1 whole file(s), now recorded as done',
+    );
+    expect(await filesBelow(s.out)).toHaveLength(4);
+    await expectAllIdentical(s);
+  });
 });

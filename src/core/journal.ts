@@ -1,0 +1,100 @@
+/**
+ * `<out>/.recpull/parts`: one JSON line `{key, path}` per `.part` a run starts, written before the `.part`
+ * is created. The next run (holding the lock) reads it back to undo what a crash or SIGKILL left:
+ * - a `<path>.part` still there is deleted;
+ * - a whole `<path>` whose key has no `done` line was renamed into place just before the crash, before its
+ *   manifest line was written: it is checked, hashed and adopted into the manifest instead of being
+ *   downloaded again under another name.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AudioValidator } from '../formats/audio.js';
+import type { FileRecord } from './manifest.js';
+import { stateDir } from './manifest.js';
+import { insideOut } from './paths.js';
+
+/** What `recover` found: `.part` files removed, and whole files adopted (key → file record). */
+export interface Recovery {
+  removed: number;
+  recovered: { key: string; file: FileRecord }[];
+}
+
+export class PartJournal {
+  private readonly path: string;
+  constructor(private readonly out: string) {
+    this.path = join(stateDir(out), 'parts');
+  }
+
+  /** Records that `key` is about to write `<rel>.part` (rel: relative final path). */
+  async add(key: string, rel: string): Promise<void> {
+    await appendFile(this.path, `${JSON.stringify({ key, path: rel })}\n`);
+  }
+
+  /**
+   * Undoes an interrupted run (see the module comment), then empties the journal. `isDone(key)` says
+   * whether the manifest already has a `done` line for the key. A torn or foreign line is ignored.
+   */
+  async recover(isDone: (key: string) => boolean): Promise<Recovery> {
+    let text = '';
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch {
+      return { removed: 0, recovered: [] };
+    }
+    const entries = new Map<string, string>(); // rel path → key (the last claim wins)
+    for (const line of text.split('\n')) {
+      try {
+        const v = JSON.parse(line) as { key?: unknown; path?: unknown };
+        if (typeof v.key === 'string' && typeof v.path === 'string') entries.set(v.path, v.key);
+      } catch {
+        // torn last line
+      }
+    }
+    const result: Recovery = { removed: 0, recovered: [] };
+    for (const [rel, key] of entries) {
+      let abs: string;
+      try {
+        abs = insideOut(this.out, rel);
+      } catch {
+        continue;
+      }
+      try {
+        await rm(`${abs}.part`);
+        result.removed++;
+      } catch {
+        // not there: renamed or already deleted
+      }
+      if (isDone(key)) continue;
+      const file = await checkWholeFile(abs, rel);
+      if (file) result.recovered.push({ key, file });
+    }
+    await writeFile(this.path, '');
+    return result;
+  }
+
+  /** Empties the journal (every `.part` of the run was renamed or deleted). */
+  async clear(): Promise<void> {
+    await writeFile(this.path, '').catch(() => {});
+  }
+}
+
+/** Hashes and validates a file renamed into place; undefined when it is missing or not whole audio. */
+async function checkWholeFile(abs: string, rel: string): Promise<FileRecord | undefined> {
+  const hash = createHash('sha256');
+  const validator = new AudioValidator();
+  let bytes = 0;
+  try {
+    for await (const chunk of createReadStream(abs)) {
+      const b = chunk as Buffer;
+      hash.update(b);
+      validator.push(b);
+      bytes += b.length;
+    }
+    const audio = validator.end();
+    return { path: rel, bytes, sha256: hash.digest('hex'), contentType: audio.contentType };
+  } catch {
+    return undefined;
+  }
+}
