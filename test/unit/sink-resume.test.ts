@@ -6,7 +6,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RecpullError } from '../../src/core/errors.js';
-import { PartJournal, type PartState, writeRecording } from '../../src/core/sink.js';
+import { PartJournal } from '../../src/core/journal.js';
+import { type PartState, writeRecording } from '../../src/core/sink.js';
 import { makeWav } from '../../src/sandbox/catalogue.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -29,6 +30,7 @@ describe('sink: resuming a .part', () => {
       out,
       state,
       journal,
+      key: 'k',
       signal: new AbortController().signal,
       claimPath: async () => 'a/rec.wav',
     };
