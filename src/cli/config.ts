@@ -6,6 +6,7 @@ import { addProfileOptions, type CliContext } from './common.js';
 
 const VENDORS = ['timplus', 'ringcentral'] as const;
 
+/** `recpull config check [vendor]`: validates a profile and prints it with secrets redacted; exit 0 or 2. */
 export function configCommand(ctx: CliContext): Command {
   const config = new Command('config').description('inspect the configuration');
   const check = new Command('check')

@@ -57,6 +57,7 @@ timplus:
   return { timplus, dir, configPath, timplusList, close: () => timplus.close() };
 }
 
+/** `recpull sandbox`: runs the emulators until Ctrl-C and prints a config and list that point at them. */
 export function sandboxCommand(ctx: CliContext): Command {
   return new Command('sandbox')
     .description('run the loopback emulators until Ctrl-C and print a config that points at them')
@@ -88,6 +89,7 @@ export function sandboxCommand(ctx: CliContext): Command {
     });
 }
 
+/** `recpull demo`: starts the emulators in-process and pulls a demo list through the real code path. */
 export function demoCommand(ctx: CliContext): Command {
   return new Command('demo')
     .description('pull recordings from the built-in sandbox, with progress, to see recpull work')

@@ -5,6 +5,7 @@ import { readManifest } from '../core/manifest.js';
 import { formatBytes } from '../render/format.js';
 import type { CliContext } from './common.js';
 
+/** `recpull status [DIR]`: summarises a manifest; exit 1 when some recording's last line is `failed`. */
 export function statusCommand(ctx: CliContext): Command {
   return new Command('status')
     .description('summarise the manifest of an output folder')

@@ -20,6 +20,10 @@ interface TimplusFlags extends CommonFlags {
   voicefilename?: string;
 }
 
+/**
+ * `recpull timplus`: an input list (`-i`) or one recording (`--datasource/--voicelocation/--voicefilename`),
+ * profile `timplus.<profile>`. Sets `ctx.exitCode`; throws E_USAGE/E_CONFIG/E_INPUT before anything is fetched.
+ */
 export function timplusCommand(ctx: CliContext): Command {
   const cmd = new Command('timplus')
     .description('download TIM Plus recordings (two-step: security token, then the Echo service)')

@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'E_LOCKED' // another run holds the output folder's lock
   | 'E_ABORTED'; // interrupted (Ctrl-C)
 
+/** What a RecpullError carries besides its code and message. */
 export interface RecpullErrorOptions {
   /** Retry this item (network, 5xx, 429, flow control, not-ready, expired token). Default false. */
   retryable?: boolean;

@@ -20,6 +20,7 @@ export interface RunCounts {
   bytes: number;
 }
 
+/** Every event of a run, tagged by `type`. Times (`at`) are ISO-8601; `ms`, `delayMs`, `waitMs` are milliseconds; `bytes` are bytes. */
 export type RunEvent =
   | {
       type: 'run-start';

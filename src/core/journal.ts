@@ -21,6 +21,7 @@ export interface Recovery {
   recovered: { key: string; file: FileRecord }[];
 }
 
+/** The journal of `.part` files of one output folder (see the module comment). Used only under the folder's lock. */
 export class PartJournal {
   private readonly path: string;
   constructor(private readonly out: string) {
@@ -37,7 +38,7 @@ export class PartJournal {
    * whether the manifest already has a `done` line for the key. A torn or foreign line is ignored.
    */
   async recover(isDone: (key: string) => boolean): Promise<Recovery> {
-    let text = '';
+    let text: string;
     try {
       text = await readFile(this.path, 'utf8');
     } catch {

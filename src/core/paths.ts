@@ -8,6 +8,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { RecpullError } from './errors.js';
 import { withSuffix } from './template.js';
 
+/** Hands out relative output paths, one owner (recording key) each. */
 export class PathAllocator {
   /** lower-cased relative path → key that owns it */
   private readonly owners = new Map<string, string>();

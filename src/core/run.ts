@@ -249,7 +249,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     }
   };
 
-  let interrupted = false;
+  let interrupted: boolean;
   let wake: (() => void) | undefined;
   const wakeUp = () => {
     const w = wake;

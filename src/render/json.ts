@@ -1,6 +1,7 @@
 /** `--json`: every event as one JSON line on stdout; the last line is `run-end` with the counts. */
 import type { EventHandlers, RunEvent } from '../core/events.js';
 
+/** Handlers that write each event as one JSON line through `write`. */
 export function jsonHandlers(write: (line: string) => void): EventHandlers {
   const out = (e: RunEvent) => write(JSON.stringify(e));
   return {

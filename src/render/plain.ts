@@ -9,6 +9,7 @@ import type { RenderOptions } from './index.js';
 
 const SUMMARY_EVERY_MS = 10_000;
 
+/** Handlers for plain lines through `write`, plus `stop()`. */
 export function plainHandlers(
   opts: Pick<RenderOptions, 'quiet' | 'verbose'>,
   write: (line: string) => void,

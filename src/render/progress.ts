@@ -7,6 +7,7 @@ import type { EventHandlers } from '../core/events.js';
 import { formatBytes, formatDuration, summaryLine } from './format.js';
 import type { RenderOptions } from './index.js';
 
+/** Handlers that drive a cli-progress MultiBar on `opts.stderr`, plus `stop()` to restore the terminal. */
 export function progressHandlers(
   opts: Pick<RenderOptions, 'verbose' | 'stderr'>,
 ): EventHandlers & { stop: () => void } {

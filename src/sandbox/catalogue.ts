@@ -141,8 +141,8 @@ export function sizeFor(id: string, opts: CatalogueOptions = {}): number {
   return min + (hash32(`${opts.seed ?? 1}:size:${id}`) % (max - min + 1));
 }
 
-/** The bytes of a catalogue entry (cached per process: emulators serve the same file many times). */
 const cache = new Map<string, Buffer>();
+/** The bytes of a catalogue entry (cached per process: emulators serve the same file many times). */
 export function contentOf(entry: CatalogueEntry, seed = 1): Buffer {
   const cacheKey = `${seed}:${entry.format}:${entry.id}:${entry.bytes}`;
   let buf = cache.get(cacheKey);

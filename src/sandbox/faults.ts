@@ -26,6 +26,7 @@ export interface FaultPlan {
   times?: number;
 }
 
+/** The kinds of fault a request can be given. */
 export type Fault = 'reset' | 'truncate' | 'serverError' | 'tooMany' | 'html';
 
 const ORDER: Fault[] = ['html', 'tooMany', 'serverError', 'reset', 'truncate'];

@@ -22,6 +22,7 @@ export interface LoggedRequest {
   fault?: Fault;
 }
 
+/** A running emulator listener. */
 export interface LoopbackServer {
   /** Base URL, e.g. `http://127.0.0.1:40123`. */
   url: string;
@@ -29,6 +30,7 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
+/** An emulator's request handler; `entry` is its line in the request log (it may add `fault`). */
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, entry: LoggedRequest) => unknown;
 
 /**

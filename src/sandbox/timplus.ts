@@ -19,6 +19,7 @@ export interface TimplusRecording extends CatalogueEntry {
 }
 
 /** Options; sizes in bytes, times in ms. */
+/** A running TIM Plus emulator (web server and Echo service) and what tests read from it. */
 export interface TimplusSandboxOptions {
   username?: string;
   password?: string;

@@ -48,6 +48,7 @@ export function tokenRequestUrl(base: string, id: TimplusRecordingId, salt = dot
   return u;
 }
 
+/** The two-step TIM Plus retrieval for one profile; safe to share between workers. */
 export class TimplusClient {
   private readonly auth: HttpAuthenticator;
 

@@ -26,6 +26,7 @@ export function timplusKey(id: TimplusRecordingId): string {
 /** What to fetch: an input stream of rows, or a single recording. */
 export type TimplusSelection = { input: Readable } | { single: TimplusRecordingId };
 
+/** The TIM Plus `Source`: refs from the selection, fetch = token (step 1) then Echo download (step 2). */
 export function timplusSource(client: TimplusClient, selection: TimplusSelection): Source {
   return {
     vendor: 'timplus',
