@@ -8,6 +8,7 @@ import { EXIT, exitCodeFor, RecpullError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import type { CliContext } from './common.js';
 import { configCommand } from './config.js';
+import { ringcentralCommand } from './ringcentral.js';
 import { demoCommand, sandboxCommand } from './sandbox.js';
 import { statusCommand } from './status.js';
 import { timplusCommand } from './timplus.js';
@@ -32,6 +33,7 @@ Exit codes: 0 all done or skipped, 1 some recording failed, 2 usage/config/input
 3 authentication or permission refused, 4 another run holds the output folder, 130 interrupted.`,
     );
   program.addCommand(timplusCommand(ctx));
+  program.addCommand(ringcentralCommand(ctx));
   program.addCommand(statusCommand(ctx));
   program.addCommand(configCommand(ctx));
   program.addCommand(sandboxCommand(ctx));
