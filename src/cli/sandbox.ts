@@ -9,13 +9,16 @@ import { Command } from 'commander';
 import { loadConfig, resolveProfile, type TimplusProfile } from '../config/index.js';
 import { HttpClient } from '../core/http.js';
 import { openInput } from '../core/input.js';
+import { type RingCentralSandbox, startRingCentralSandbox } from '../sandbox/ringcentral.js';
 import { startTimplusSandbox, type TimplusSandbox } from '../sandbox/timplus.js';
 import { TimplusClient } from '../vendors/timplus/client.js';
 import { timplusSource } from '../vendors/timplus/source.js';
 import { type CliContext, type CommonFlags, intIn, runSource } from './common.js';
+import { runRingcentral } from './ringcentral.js';
 
 interface Started {
   timplus: TimplusSandbox;
+  ringcentral: RingCentralSandbox;
   dir: string;
   configPath: string;
   timplusList: string;
@@ -36,6 +39,16 @@ async function startAll(opts: {
     faults: { seed: 7, reset: { rate: opts.resetRate } },
     ...(opts.port ? { port: opts.port, echoPort: opts.port + 1 } : {}),
   });
+  // Calls in the last day (the default range); Heavy 20 requests per 2 s, so the rate limit shows.
+  const ringcentral = await startRingCentralSandbox({
+    recordings: opts.recordings,
+    minBytes: opts.minBytes,
+    maxBytes: opts.maxBytes,
+    from: new Date(Date.now() - 20 * 3600_000),
+    to: new Date(Date.now() - 20 * 60_000),
+    heavy: { limit: 20, windowS: 2, penaltyS: 60 },
+    faults: { seed: 7, reset: { rate: opts.resetRate } },
+  });
   const dir = await mkdtemp(join(tmpdir(), 'recpull-sandbox-'));
   const configPath = join(dir, 'recpull.config.yaml');
   await writeFile(
@@ -46,6 +59,13 @@ timplus:
     url: ${timplus.url}
     username: ${timplus.username}
     password: \${RECPULL_SANDBOX_PASSWORD:-${timplus.password}}
+ringcentral:
+  default:
+    server: ${ringcentral.url}
+    mediaServer: ${ringcentral.mediaUrl}
+    clientId: ${ringcentral.clientId}
+    clientSecret: \${RECPULL_SANDBOX_RC_SECRET:-${ringcentral.clientSecret}}
+    jwt: \${RECPULL_SANDBOX_RC_JWT:-${ringcentral.jwt}}
 `,
     { mode: 0o600 },
   );
@@ -54,7 +74,10 @@ timplus:
     timplusList,
     `datasource,voicelocation,voicefilename\n${timplus.catalogue.map((r) => `${r.datasource},${r.voicelocation},${r.voicefilename}`).join('\n')}\n`,
   );
-  return { timplus, dir, configPath, timplusList, close: () => timplus.close() };
+  const close = async () => {
+    await Promise.all([timplus.close(), ringcentral.close()]);
+  };
+  return { timplus, ringcentral, dir, configPath, timplusList, close };
 }
 
 /** `recpull sandbox`: runs the emulators until Ctrl-C and prints a config and list that point at them. */
@@ -77,8 +100,10 @@ export function sandboxCommand(ctx: CliContext): Command {
       });
       process.stdout.write(
         `TIM Plus web server: ${s.timplus.url}  (Echo service: ${s.timplus.echoUrl})\n` +
+          `RingCentral platform: ${s.ringcentral.url}  (media: ${s.ringcentral.mediaUrl})\n` +
           `config: ${s.configPath}\nlist:   ${s.timplusList}\n\n` +
-          `Try:\n  recpull timplus --config ${s.configPath} -i ${s.timplusList} -o ./sandbox-recordings\n\nCtrl-C stops the sandbox.\n`,
+          `Try:\n  recpull timplus --config ${s.configPath} -i ${s.timplusList} -o ./sandbox-recordings\n` +
+          `  recpull ringcentral --config ${s.configPath} -o ./sandbox-recordings\n\nCtrl-C stops the sandbox.\n`,
       );
       await new Promise<void>((r) => {
         process.once('SIGINT', () => r());
@@ -150,6 +175,18 @@ export function demoCommand(ctx: CliContext): Command {
             warnings: resolved.warnings,
             cleanup: () => http.close(),
           });
+          if (ctx.exitCode === 130) return;
+          if (!flags.json)
+            process.stderr.write(
+              `recpull demo: RingCentral sandbox at ${s.ringcentral.url}, ${flags.recordings} recordings (Heavy rate limit 20 per 2 s)\n`,
+            );
+          const rc = await resolveProfile(loaded, 'ringcentral', 'default');
+          const { input: _list, ...rcFlags } = common;
+          const rcCode = await runRingcentral(
+            { ...rcFlags, overlap: 15, notReadyWait: 300_000, perPage: 1000 },
+            rc,
+          );
+          if (ctx.exitCode === 0) ctx.exitCode = rcCode;
         } finally {
           await s.close();
         }

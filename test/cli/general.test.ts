@@ -200,7 +200,9 @@ describe('recpull CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/8 done/);
     expect(r.stderr).toContain(join(dir, 'demo'));
-    expect((await manifestLines(join(dir, 'demo'))).filter((l) => l.status === 'done')).toHaveLength(8);
+    const done = (await manifestLines(join(dir, 'demo'))).filter((l) => l.status === 'done');
+    expect(done.filter((l) => l.key.startsWith('timplus:'))).toHaveLength(8);
+    expect(done.filter((l) => l.key.startsWith('ringcentral:'))).toHaveLength(8);
   });
 
   it('--help shows examples; a bad flag value is a usage error', async () => {
@@ -297,7 +299,7 @@ describe('recpull CLI', () => {
     expect(sandbox.url.startsWith('https://')).toBe(true);
   });
 
-  it('recpull sandbox serves until Ctrl-C and prints a config that works', async () => {
+  it('recpull sandbox serves until Ctrl-C and prints a config that works for both vendors', async () => {
     const dir = await tempDir();
     const child = startCli(['sandbox', '--recordings', '4'], { cwd: dir });
     child.stdin?.end();
@@ -314,6 +316,11 @@ describe('recpull CLI', () => {
     });
     expect(r.code).toBe(0);
     expect(events(r.stdout).at(-1)).toMatchObject({ counts: { done: 4 } });
+    const rc = await runCli(['ringcentral', '--config', config, '-o', join(dir, 'rc'), '--json'], {
+      cwd: dir,
+    });
+    expect(rc.code, rc.stderr).toBe(0);
+    expect(events(rc.stdout).at(-1)).toMatchObject({ counts: { done: 4 } });
     child.kill('SIGINT');
     expect(await closed).toBe(0);
   });
