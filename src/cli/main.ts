@@ -16,7 +16,7 @@ import { timplusCommand } from './timplus.js';
 /** Builds the program (exported for tests). */
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('recpull')
-    .description('Bulk-download call recordings, resumably: TIM Plus (more vendors follow).')
+    .description('Bulk-download call recordings, resumably: TIM Plus, RingCentral (more vendors follow).')
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
@@ -26,6 +26,7 @@ export function buildProgram(ctx: CliContext): Command {
 Examples:
   npx recpull demo                         pull recordings from the built-in sandbox
   recpull timplus -i calls.csv -o ./recs   download the recordings listed in calls.csv
+  recpull ringcentral --since-last -o ./rc every RingCentral recording since the last run
   recpull status ./recs                    what is done, what failed and why
   recpull config check timplus             show the resolved profile (secrets redacted)
 
