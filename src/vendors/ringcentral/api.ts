@@ -39,6 +39,7 @@ export interface GetOptions {
 /** How often one request is sent again after a 429 before the error goes to the caller. */
 const RATE_LIMIT_RETRIES = 3;
 
+/** Authorised GETs through the Heavy limiter, with the 401 and 429 handling described above. */
 export class RcApi {
   constructor(
     private readonly http: HttpClient,

@@ -98,12 +98,14 @@ export class CallSessions {
     s.sessionId ??= body.sessionId;
     s.telephonySessionId ??= body.telephonySessionId;
     s.accountId ??= accountHint;
-    const sequence = typeof body.sequence === 'number' ? body.sequence : Number.POSITIVE_INFINITY;
+    // Without a sequence number, arrival order is all there is: such an event always updates.
+    const numbered = typeof body.sequence === 'number';
+    const sequence = numbered ? (body.sequence as number) : Number.NEGATIVE_INFINITY;
     (body.parties ?? []).forEach((party, i) => {
       s.accountId ??= party.accountId;
       const key = party.id ?? party.extensionId ?? `#${i}`;
       const known = s.parties.get(key);
-      if (!known || sequence >= known.sequence) {
+      if (!known || !numbered || sequence >= known.sequence) {
         s.parties.set(key, { sequence, status: party.status?.code ?? 'unknown' });
       }
       for (const r of party.recordings ?? []) {

@@ -71,6 +71,11 @@ export interface RcSourceOptions {
   onSuccess?: () => Promise<void>;
 }
 
+/**
+ * The Source of one `recpull ringcentral` run (see the module comment). `open` signs in (a refused JWT stops
+ * the run with exit 3) and routes the limiters' waits to `rate-limit-wait` events; `close` advances the
+ * `--since-last` cursor when the run succeeded, then revokes the token.
+ */
 export class RingCentralSource implements Source {
   readonly vendor = 'ringcentral';
   readonly fields = RINGCENTRAL_FIELDS;
