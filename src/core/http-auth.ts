@@ -126,12 +126,7 @@ function parseField(s: string, out: Challenge[]): void {
 
 /** Digest algorithms recpull computes (RFC 7616 §3.3 + the `-sess` variants). */
 export type DigestAlgorithm =
-  | 'MD5'
-  | 'MD5-sess'
-  | 'SHA-256'
-  | 'SHA-256-sess'
-  | 'SHA-512-256'
-  | 'SHA-512-256-sess';
+  'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess' | 'SHA-512-256' | 'SHA-512-256-sess';
 
 const HASHES: Record<string, string> = { md5: 'md5', 'sha-256': 'sha256', 'sha-512-256': 'sha512-256' };
 

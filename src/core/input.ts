@@ -11,8 +11,7 @@ import { RecpullError } from './errors.js';
 
 /** One row: 1-based `line` and its fields (CSV/TSV header names lower-cased and trimmed). */
 export type InputRow =
-  | { line: number; fields: Record<string, unknown> }
-  | { line: number; error: RecpullError };
+  { line: number; fields: Record<string, unknown> } | { line: number; error: RecpullError };
 
 /** Opens `--input`: `-` is standard input. Throws `E_INPUT` for a file that cannot be opened. */
 export async function openInput(spec: string, stdin: Readable = process.stdin): Promise<Readable> {

@@ -125,7 +125,7 @@ export function redact(text: string): string {
   if (secrets.size === 0 || text.length < MIN_SECRET_LENGTH) return text;
   let out = '';
   let last = 0;
-  for (let i = 0; i <= text.length - MIN_SECRET_LENGTH; ) {
+  for (let i = 0; i <= text.length - MIN_SECRET_LENGTH;) {
     const bucket = buckets.get(keyAt(text, i));
     let matched = 0;
     if (bucket) {

@@ -12,7 +12,7 @@ export const MAX_SEGMENT_BYTES = 200;
 
 const FIELD = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
+// control characters are what this removes
 const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f<>:"/\\|?*]/g;
 
 /** The field names a template uses, in order of appearance. */

@@ -168,7 +168,7 @@ function classifyNonAudio(head: Uint8Array, final: boolean): Exclude<SniffKind, 
   if (!final) text = text.replace(/\uFFFD{1,3}$/, ''); // a code point cut at the end of the head
   const trimmed = text.replace(/^[\s\uFEFF]+/, '');
   if (trimmed.length === 0) return final ? (head.length > 0 ? 'text' : 'unknown') : undefined;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for binary control characters is the point
+  // looking for binary control characters is the point
   const binary = /[\u0000-\u0008\u000B\u000E-\u001F\u007F\uFFFD]/.test(trimmed);
   const c = trimmed[0];
   if (c === '<' && !binary) {

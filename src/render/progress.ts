@@ -78,11 +78,9 @@ export function progressHandlers(
       refresh();
     },
     'item-retry': (e) => {
-      active
-        .get(e.key)
-        ?.update(0, {
-          label: `${short(e.key)} retry ${e.attempt + 1} in ${formatDuration(e.delayMs)} (${e.error.code})`,
-        });
+      active.get(e.key)?.update(0, {
+        label: `${short(e.key)} retry ${e.attempt + 1} in ${formatDuration(e.delayMs)} (${e.error.code})`,
+      });
       if (opts.verbose)
         multi.log(`retry ${e.key} in ${formatDuration(e.delayMs)}: ${e.error.code} ${e.error.message}\n`);
     },

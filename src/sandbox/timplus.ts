@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { type CatalogueEntry, contentOf, hash32, sizeFor } from './catalogue.js';
 import { FaultInjector, type FaultPlan } from './faults.js';
 import { verifyBasic, verifyDigest } from './http-auth-server.js';
-import { HTML_ERROR_PAGE, type LoggedRequest, type LoopbackServer, sendBody, startServer } from './server.js';
+import { HTML_ERROR_PAGE, type LoggedRequest, sendBody, startServer } from './server.js';
 
 /** One recording of the emulated `calls` table. */
 export interface TimplusRecording extends CatalogueEntry {
@@ -130,7 +130,38 @@ export async function startTimplusSandbox(opts: TimplusSandboxOptions = {}): Pro
     res.end('<html><body>401 Unauthorized</body></html>');
   };
 
-  let echo: LoopbackServer | undefined;
+  // The Echo service first: the web server's answers point at it.
+  const echo = await startServer(
+    'timplus-echo',
+    async (req, res, entry) => {
+      const m = /^\/echo\/([0-9a-f]+)$/.exec(new URL(req.url ?? '/', 'http://x').pathname);
+      const t = m ? tokens.get(m[1] as string) : undefined;
+      if (req.headers.authorization) entry.auth = `${entry.auth} (credentials sent to Echo!)`;
+      if (!t || t.expires < Date.now()) {
+        res.writeHead(410, { 'content-type': 'text/plain' });
+        return res.end('Token expired');
+      }
+      if (html.has(t.rec.voicefilename)) {
+        res.writeHead(200, {
+          'content-type': 'text/html',
+          'content-length': Buffer.byteLength(HTML_ERROR_PAGE),
+        });
+        return res.end(HTML_ERROR_PAGE);
+      }
+      const fault = faults.next(t.rec.voicefilename);
+      if (fault) entry.fault = fault;
+      if (fault === 'serverError' || fault === 'tooMany') {
+        const status = fault === 'tooMany' ? 429 : (faults.plan.serverError?.status ?? 500);
+        const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/plain' };
+        if (fault === 'tooMany') headers['retry-after'] = String(faults.plan.tooMany?.retryAfterS ?? 1);
+        res.writeHead(status, headers);
+        return res.end(`Error ${status}`);
+      }
+      await sendBody(res, contentOf(t.rec, seed), 'audio/wav', faults.plan, fault);
+    },
+    log,
+    { ...(opts.tls ? { tls: true } : {}), ...(opts.echoPort ? { port: opts.echoPort } : {}) },
+  );
   const web = await startServer(
     'timplus-web',
     (req, res) => {
@@ -170,7 +201,7 @@ export async function startTimplusSandbox(opts: TimplusSandboxOptions = {}): Pro
       const dead = n < (opts.deadTokensPerRecording ?? 0);
       tokens.set(token, { rec, expires: dead ? 0 : Date.now() + tokenTtlMs });
       issued++;
-      const body = `${echo?.url}/echo/${token}`;
+      const body = `${echo.url}/echo/${token}`;
       res.writeHead(200, {
         'content-type': 'text/plain; charset=utf-8',
         'content-length': Buffer.byteLength(body),
@@ -179,37 +210,6 @@ export async function startTimplusSandbox(opts: TimplusSandboxOptions = {}): Pro
     },
     log,
     { ...(opts.tls ? { tls: true } : {}), ...(opts.port ? { port: opts.port } : {}) },
-  );
-  echo = await startServer(
-    'timplus-echo',
-    async (req, res, entry) => {
-      const m = /^\/echo\/([0-9a-f]+)$/.exec(new URL(req.url ?? '/', 'http://x').pathname);
-      const t = m ? tokens.get(m[1] as string) : undefined;
-      if (req.headers.authorization) entry.auth = `${entry.auth} (credentials sent to Echo!)`;
-      if (!t || t.expires < Date.now()) {
-        res.writeHead(410, { 'content-type': 'text/plain' });
-        return res.end('Token expired');
-      }
-      if (html.has(t.rec.voicefilename)) {
-        res.writeHead(200, {
-          'content-type': 'text/html',
-          'content-length': Buffer.byteLength(HTML_ERROR_PAGE),
-        });
-        return res.end(HTML_ERROR_PAGE);
-      }
-      const fault = faults.next(t.rec.voicefilename);
-      if (fault) entry.fault = fault;
-      if (fault === 'serverError' || fault === 'tooMany') {
-        const status = fault === 'tooMany' ? 429 : (faults.plan.serverError?.status ?? 500);
-        const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/plain' };
-        if (fault === 'tooMany') headers['retry-after'] = String(faults.plan.tooMany?.retryAfterS ?? 1);
-        res.writeHead(status, headers);
-        return res.end(`Error ${status}`);
-      }
-      await sendBody(res, contentOf(t.rec, seed), 'audio/wav', faults.plan, fault);
-    },
-    log,
-    { ...(opts.tls ? { tls: true } : {}), ...(opts.echoPort ? { port: opts.echoPort } : {}) },
   );
   return {
     url: web.url,
@@ -227,7 +227,7 @@ export async function startTimplusSandbox(opts: TimplusSandboxOptions = {}): Pro
     },
     tokensIssued: () => issued,
     close: async () => {
-      await Promise.all([web.close(), echo?.close()]);
+      await Promise.all([web.close(), echo.close()]);
     },
   };
 }

@@ -114,35 +114,39 @@ async function expectIdentical(s: Setup, ids: string[]): Promise<void> {
 }
 
 describe('recpull ringcentral against the emulator', () => {
-  it('1: 300 recordings over 3 call-log pages at 10 requests per 1 s: all identical, no 429, ≤ 1.15 × the floor', {
-    timeout: 120_000,
-  }, async () => {
-    const s = await setup({
-      recordings: 300,
-      minBytes: 8000,
-      maxBytes: 16_000,
-      heavy: perSecond(10),
-    });
-    const t0 = Date.now();
-    const r = await s.rc(['--per-page', '100', '--quiet'], { timeoutMs: 110_000 });
-    const ms = Date.now() - t0;
-    expect(r.code, r.stderr).toBe(0);
-    const pages = s.sb.log.filter((e) => e.path.endsWith('/call-log'));
-    expect(pages.map((e) => e.query.page ?? '1')).toEqual(['1', '2', '3']);
-    const requests = s.sb.groups.heavy.accepted.length;
-    expect(requests).toBe(303);
-    expect(s.sb.rateLimitViolations).toBe(0);
-    await expectIdentical(
-      s,
-      s.sb.catalogue.map((c) => c.id),
-    );
-    const floorMs = (requests / 10) * 1000;
-    const ratio = ms / floorMs;
-    console.log(
-      `[ringcentral test 1] ${requests} Heavy requests in ${ms} ms; floor ${floorMs} ms; ratio ${ratio.toFixed(3)}`,
-    );
-    expect(ratio).toBeLessThanOrEqual(1.15);
-  });
+  it(
+    '1: 300 recordings over 3 call-log pages at 10 requests per 1 s: all identical, no 429, ≤ 1.15 × the floor',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const s = await setup({
+        recordings: 300,
+        minBytes: 8000,
+        maxBytes: 16_000,
+        heavy: perSecond(10),
+      });
+      const t0 = Date.now();
+      const r = await s.rc(['--per-page', '100', '--quiet'], { timeoutMs: 110_000 });
+      const ms = Date.now() - t0;
+      expect(r.code, r.stderr).toBe(0);
+      const pages = s.sb.log.filter((e) => e.path.endsWith('/call-log'));
+      expect(pages.map((e) => e.query.page ?? '1')).toEqual(['1', '2', '3']);
+      const requests = s.sb.groups.heavy.accepted.length;
+      expect(requests).toBe(303);
+      expect(s.sb.rateLimitViolations).toBe(0);
+      await expectIdentical(
+        s,
+        s.sb.catalogue.map((c) => c.id),
+      );
+      const floorMs = (requests / 10) * 1000;
+      const ratio = ms / floorMs;
+      console.log(
+        `[ringcentral test 1] ${requests} Heavy requests in ${ms} ms; floor ${floorMs} ms; ratio ${ratio.toFixed(3)}`,
+      );
+      expect(ratio).toBeLessThanOrEqual(1.15);
+    },
+  );
 
   it('2: a token lifetime shorter than the run: refreshed, no failed item, never two token requests at once', async () => {
     const s = await setup({

@@ -239,7 +239,7 @@ describe('recpull timplus against the sandbox', () => {
       for (const seg of String(l.files[0]?.path).split('/')) {
         expect(seg).not.toMatch(/^\.\.?$/);
         expect(seg).not.toMatch(/^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i);
-        // biome-ignore lint/suspicious/noControlCharactersInRegex: checking that none are left
+        // checking that none are left
         expect(seg).not.toMatch(/[<>:"\\|?*\u0000-\u001f]/);
       }
     }

@@ -54,7 +54,7 @@ export class RcApi {
    */
   async get(url: URL, opts: GetOptions): Promise<HttpResponse> {
     let renewed = false;
-    for (let limited = 0; ; ) {
+    for (let limited = 0; ;) {
       const slot = await this.opts.heavy.acquire({ signal: opts.signal });
       let token: string;
       let res: HttpResponse;

@@ -20,9 +20,7 @@ export interface CallLogScope {
 
 /** What to list. `perPage`: 1..1000. */
 export type CallLogFilter =
-  | { dateFrom: Date; dateTo: Date; perPage: number }
-  | { sessionId: string }
-  | { telephonySessionId: string };
+  { dateFrom: Date; dateTo: Date; perPage: number } | { sessionId: string } | { telephonySessionId: string };
 
 /** One page (CallLogResponse). */
 export interface CallLogPage {
