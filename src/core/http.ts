@@ -7,6 +7,7 @@ import { Agent, type Dispatcher, request } from 'undici';
 import { RecpullError } from './errors.js';
 import { redact } from './redact.js';
 import { parseRetryAfter } from './retry-timing.js';
+import type { FetchedBody } from './source.js';
 
 /** Transport settings. Times in ms. */
 export interface HttpOptions {
@@ -149,6 +150,25 @@ export async function drain(res: HttpResponse): Promise<void> {
   } catch {
     // the connection is closed anyway
   }
+}
+
+/**
+ * The `FetchedBody` of a 200 or 206 response: its body stream, `Content-Type`, `Content-Length` (bytes of
+ * this body), `ETag`, `rangeStart` (the offset a 206 continues from) and `resumable` (the server takes
+ * `Range`: it said `Accept-Ranges: bytes`, or it just answered one).
+ */
+export function fetchedBody(res: HttpResponse, rangeStart?: number): FetchedBody {
+  const contentType = header(res, 'content-type');
+  const length = header(res, 'content-length');
+  const etag = header(res, 'etag');
+  return {
+    body: res.body,
+    ...(contentType ? { contentType } : {}),
+    ...(length !== undefined && /^\d+$/.test(length) ? { length: Number(length) } : {}),
+    ...(rangeStart ? { rangeStart } : {}),
+    ...(etag ? { etag } : {}),
+    resumable: rangeStart !== undefined || /\bbytes\b/i.test(header(res, 'accept-ranges') ?? ''),
+  };
 }
 
 /** A header's first value. */

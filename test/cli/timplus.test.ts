@@ -256,7 +256,7 @@ describe('recpull timplus against the sandbox', () => {
       recordings: 20,
       minBytes: 40_000,
       maxBytes: 60_000,
-      faults: { bytesPerSecond: 150_000 },
+      faults: { bytesPerSecond: 40_000 }, // ~5 s in all: longer than a second run takes to start, even under load
     });
     const first = startCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '4', '--json'], {
       cwd: s.dir,

@@ -7,7 +7,7 @@
  * `.part`, anything else starts over (as undici's retry-handler does).
  */
 import { RecpullError } from '../../core/errors.js';
-import { drain, type HttpResponse, header, readText } from '../../core/http.js';
+import { drain, fetchedBody, header, readText } from '../../core/http.js';
 import type { FetchContext, FetchedBody } from '../../core/source.js';
 import type { RcApi } from './api.js';
 import { rcStatusError, readError } from './errors.js';
@@ -24,20 +24,6 @@ function audioLike(contentType: string | undefined): boolean {
   if (!contentType) return true;
   const t = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   return t.startsWith('audio/') || t === 'application/octet-stream' || t === 'binary/octet-stream';
-}
-
-function body(res: HttpResponse, rangeStart?: number): FetchedBody {
-  const contentType = header(res, 'content-type');
-  const length = header(res, 'content-length');
-  const etag = header(res, 'etag');
-  return {
-    body: res.body,
-    ...(contentType ? { contentType } : {}),
-    ...(length !== undefined && /^\d+$/.test(length) ? { length: Number(length) } : {}),
-    ...(rangeStart ? { rangeStart } : {}),
-    ...(etag ? { etag } : {}),
-    resumable: rangeStart !== undefined || /\bbytes\b/i.test(header(res, 'accept-ranges') ?? ''),
-  };
 }
 
 /**
@@ -68,7 +54,7 @@ export async function downloadContent(
     const etag = header(res, 'etag');
     const changed = resume?.etag !== undefined && etag !== undefined && etag !== resume.etag;
     if (!resume || !range || range.start !== resume.offset || changed) return startOver();
-    return body(res, range.start);
+    return fetchedBody(res, range.start);
   }
   if (res.statusCode === 416 && resume) return startOver();
   if (res.statusCode === 200) {
@@ -81,7 +67,7 @@ export async function downloadContent(
         { retryable: true, status: 200 },
       );
     }
-    return body(res);
+    return fetchedBody(res);
   }
   throw rcStatusError(res, await readError(res), what);
 }

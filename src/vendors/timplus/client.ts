@@ -8,7 +8,7 @@
  */
 
 import { RecpullError } from '../../core/errors.js';
-import { drain, type HttpClient, header, readText, statusError } from '../../core/http.js';
+import { drain, fetchedBody, type HttpClient, readText, statusError } from '../../core/http.js';
 import { HttpAuthenticator, parseChallenges } from '../../core/http-auth.js';
 import { registerSecret } from '../../core/redact.js';
 import type { FetchedBody } from '../../core/source.js';
@@ -132,13 +132,8 @@ export class TimplusClient {
       const text = await readText(res, 2048).catch(() => '');
       throw statusError(res, 'TIM Plus Echo download', text);
     }
-    const length = header(res, 'content-length');
-    const contentType = header(res, 'content-type');
-    return {
-      body: res.body,
-      ...(contentType ? { contentType } : {}),
-      ...(length !== undefined && /^\d+$/.test(length) ? { length: Number(length) } : {}),
-    };
+    // The token is single-use and short-lived: a cut-off body starts again from step 1, never with Range.
+    return { ...fetchedBody(res), resumable: false };
   }
 
   private refused(): RecpullError {
