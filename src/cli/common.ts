@@ -67,7 +67,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('-j, --concurrency <n>', 'downloads at a time (default 4)', intIn(1, 64))
     .option(
       '--template <template>',
-      'output path template, e.g. "{vendor}/{datasource}/{voicefilename}.{ext}"',
+      'output path below --out with {field} placeholders (the fields are listed below)',
     )
     .option(
       '-i, --input <file>',

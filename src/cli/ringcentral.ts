@@ -1,6 +1,6 @@
 /** `recpull ringcentral`: RingCentral call recordings by date range, session, recording id or call-session events. */
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   loadConfig,
   type ResolvedProfile,
@@ -83,11 +83,13 @@ export function ringcentralCommand(ctx: CliContext): Command {
       '--events <file>',
       'recordings of ended calls in saved call-session notifications (NDJSON; "-": stdin)',
     )
-    .option(
-      '--not-ready-wait <duration>',
-      'keep retrying recordings that are not ready yet for this long (e.g. 90s, 5m)',
-      parseDuration,
-      300_000,
+    .addOption(
+      new Option(
+        '--not-ready-wait <duration>',
+        'keep retrying recordings that are not ready yet for this long (e.g. 90s, 5m)',
+      )
+        .argParser(parseDuration)
+        .default(300_000, '5m'),
     )
     .option('--per-page <n>', 'call-log records per page', intIn(1, 1000), 1000);
   addCommonOptions(cmd);

@@ -39,6 +39,8 @@ export function timplusCommand(ctx: CliContext): Command {
     `
 The input list needs the columns datasource, voicelocation and voicefilename (from the TIM Plus
 "calls" table); any other column becomes a template field.
+Default file names: timplus/<datasource>/<voicelocation>/<voicefilename>.<ext>. Template fields: {vendor}
+{datasource} {voicelocation} {voicefilename} {ext} {key}, and the input list's other columns.
 
 Examples:
   recpull timplus -i calls.csv -o /srv/recordings
