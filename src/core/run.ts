@@ -303,9 +303,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     }
   } catch (raw) {
     const err = toRecpullError(raw, 'E_IO');
-    if (!stop.signal.aborted || fatal === undefined) {
-      if (err.code !== 'E_ABORTED') fatal ??= err;
-    }
+    if (err.code !== 'E_ABORTED') fatal ??= err; // the first run-level error is the one reported
     stop.abort();
   } finally {
     await Promise.allSettled([...inFlight]);
