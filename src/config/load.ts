@@ -2,6 +2,7 @@
  * Finding and parsing the config file: cosmiconfig search from the working directory up to the home
  * folder, then `$XDG_CONFIG_HOME/recpull/config.yaml`; YAML parsed with the `yaml` package.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -123,7 +124,26 @@ const refuseCode: Loader = (filepath) => {
   );
 };
 
+/**
+ * The cosmiconfig explorer. cosmiconfig also reads settings of its own from the working folder when an
+ * explorer is created (a `cosmiconfig` key in package.json, `.config/config.{json,yaml,js,ts,...}`), and
+ * would import a `.config/config.js` found there: code from whatever folder recpull runs in, and settings
+ * that change where recpull looks. It has no option to turn that off, so the explorer is created (a
+ * synchronous step) while the process sits in a fresh empty folder.
+ */
 function explorer() {
+  const here = process.cwd();
+  const neutral = mkdtempSync(path.join(os.tmpdir(), 'recpull-cfg-'));
+  process.chdir(neutral);
+  try {
+    return createExplorer();
+  } finally {
+    process.chdir(here);
+    rmSync(neutral, { recursive: true, force: true });
+  }
+}
+
+function createExplorer() {
   return cosmiconfig('recpull', {
     searchPlaces: [...SEARCH_PLACES],
     searchStrategy: 'global',
@@ -237,11 +257,10 @@ function checkTopLevel(filepath: string, raw: unknown): void {
  */
 export async function loadConfig(opts: { configPath?: string; cwd?: string } = {}): Promise<LoadedConfig> {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
-  let ex: ReturnType<typeof explorer>;
+  let ex: ReturnType<typeof createExplorer>;
   try {
     ex = explorer();
   } catch (err) {
-    // cosmiconfig reads its own settings ("cosmiconfig" key, .config/config.*) from process.cwd() here.
     const file = (err as { filepath?: string })?.filepath ?? process.cwd();
     throw new RecpullError(
       'E_CONFIG',
@@ -251,7 +270,7 @@ export async function loadConfig(opts: { configPath?: string; cwd?: string } = {
       },
     );
   }
-  let result: Awaited<ReturnType<ReturnType<typeof explorer>['load']>>;
+  let result: Awaited<ReturnType<ReturnType<typeof createExplorer>['load']>>;
   let filepath: string;
   if (opts.configPath !== undefined) {
     filepath = path.resolve(cwd, opts.configPath);

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sandboxCertificate } from '../../src/sandbox/server.js';
@@ -323,5 +323,18 @@ describe('recpull CLI', () => {
     expect(events(rc.stdout).at(-1)).toMatchObject({ counts: { done: 4 } });
     child.kill('SIGINT');
     expect(await closed).toBe(0);
+  });
+
+  it('never runs code or takes settings from a cosmiconfig meta-config in the working folder', async () => {
+    const s = await setup({ recordings: 2 });
+    await mkdir(join(s.dir, '.config'), { recursive: true });
+    const marker = join(s.dir, 'ran.txt');
+    const code = `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'x');
+module.exports = { searchPlaces: ['nothing.yaml'], mergeSearchPlaces: false };
+`;
+    await writeFile(join(s.dir, '.config', 'config.js'), code);
+    const r = await runCli(['timplus', '-i', s.list, '-o', s.out, '--json'], { cwd: s.dir });
+    expect(existsSync(marker)).toBe(false); // the planted code never ran
+    expect(r.code).toBe(0); // and its settings were ignored: recpull.config.yaml was still found
   });
 });
