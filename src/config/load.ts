@@ -3,7 +3,7 @@
  * folder, then `$XDG_CONFIG_HOME/recpull/config.yaml`; YAML parsed with the `yaml` package.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
@@ -123,6 +123,25 @@ const refuseCode: Loader = (filepath) => {
     `${filepath}: JavaScript/TypeScript config files are not supported; use YAML or JSON`,
   );
 };
+
+/**
+ * A config file that was found (not named with `--config`) must belong to the user (or root) and not be
+ * writable by group or others: outside the home folder the search walks up to `/`, and a file planted in a
+ * shared folder could otherwise point recpull at another server with the user's `${ENV}` secrets (the rule
+ * ssh applies to its config). Throws `E_CONFIG` naming the file and the way out (`--config`).
+ */
+async function refuseUntrusted(filepath: string): Promise<void> {
+  const st = await stat(filepath);
+  const uid = process.getuid?.();
+  const foreign = uid !== undefined && st.uid !== uid && st.uid !== 0;
+  const writable = (st.mode & 0o022) !== 0;
+  if (!foreign && !writable) return;
+  const why = foreign ? `is owned by another user (uid ${st.uid})` : 'is writable by group or others';
+  throw new RecpullError(
+    'E_CONFIG',
+    `refusing the config file ${filepath} found by searching: it ${why}. Fix its owner or mode (chmod go-w), or name it with --config to use it anyway`,
+  );
+}
 
 /**
  * The cosmiconfig explorer. cosmiconfig also reads settings of its own from the working folder when an
@@ -305,6 +324,7 @@ export async function loadConfig(opts: { configPath?: string; cwd?: string } = {
       );
     }
     filepath = result.filepath;
+    await refuseUntrusted(filepath);
   }
   const raw: unknown = result.isEmpty ? null : result.config;
   checkTopLevel(result.filepath ?? filepath, raw);

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sandboxCertificate } from '../../src/sandbox/server.js';
@@ -336,5 +336,16 @@ module.exports = { searchPlaces: ['nothing.yaml'], mergeSearchPlaces: false };
     const r = await runCli(['timplus', '-i', s.list, '-o', s.out, '--json'], { cwd: s.dir });
     expect(existsSync(marker)).toBe(false); // the planted code never ran
     expect(r.code).toBe(0); // and its settings were ignored: recpull.config.yaml was still found
+  });
+  it('refuses a config file found by searching that others may write, unless it is named with --config', async () => {
+    const s = await setup({ recordings: 1 });
+    await chmod(s.config, 0o666);
+    const found = await runCli(['timplus', '-i', s.list, '-o', s.out, '--json'], { cwd: s.dir });
+    expect(found.code).toBe(2);
+    expect(found.stderr).toContain('writable by group or others');
+    const named = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--json'], {
+      cwd: s.dir,
+    });
+    expect(named.code).toBe(0);
   });
 });
