@@ -64,19 +64,13 @@ describe('recpull CLI', () => {
       maxBytes: 300_000,
       faults: { bytesPerSecond: 300_000, times: Number.POSITIVE_INFINITY },
     });
-    const child = startCli(
-      ['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '3', '--no-progress'],
-      { cwd: s.dir },
-    );
-    child.stdin?.end();
-    let stderr = '';
-    child.stderr?.on('data', (d) => {
-      stderr += d;
+    const cli = startCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '3', '--no-progress'], {
+      cwd: s.dir,
     });
-    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    await waitFor(() => stderr.includes('done '), 'a first finished recording');
-    child.kill('SIGINT');
-    expect(await closed).toBe(130);
+    await waitFor(() => cli.stderr().includes('done '), 'a first finished recording');
+    cli.child.kill('SIGINT');
+    const { code, stderr } = await cli.closed;
+    expect(code).toBe(130);
     expect(stderr).toContain('Run the same command again to resume');
     expect(await partsBelow(s.out)).toEqual([]);
     const lines = await manifestLines(s.out);
@@ -301,14 +295,9 @@ describe('recpull CLI', () => {
 
   it('recpull sandbox serves until Ctrl-C and prints a config that works for both vendors', async () => {
     const dir = await tempDir();
-    const child = startCli(['sandbox', '--recordings', '4'], { cwd: dir });
-    child.stdin?.end();
-    let out = '';
-    child.stdout?.on('data', (d) => {
-      out += d;
-    });
-    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    await waitFor(() => out.includes('Ctrl-C stops'), 'the sandbox to start');
+    const sandbox = startCli(['sandbox', '--recordings', '4'], { cwd: dir });
+    await waitFor(() => sandbox.stdout().includes('Ctrl-C stops'), 'the sandbox to start');
+    const out = sandbox.stdout();
     const config = /config: (\S+)/.exec(out)?.[1] as string;
     const list = /list: +(\S+)/.exec(out)?.[1] as string;
     const r = await runCli(['timplus', '--config', config, '-i', list, '-o', join(dir, 'recs'), '--json'], {
@@ -321,8 +310,8 @@ describe('recpull CLI', () => {
     });
     expect(rc.code, rc.stderr).toBe(0);
     expect(events(rc.stdout).at(-1)).toMatchObject({ counts: { done: 4 } });
-    child.kill('SIGINT');
-    expect(await closed).toBe(0);
+    sandbox.child.kill('SIGINT');
+    expect((await sandbox.closed).code).toBe(0);
   });
 
   it('never runs code or takes settings from a cosmiconfig meta-config in the working folder', async () => {

@@ -176,20 +176,15 @@ describe('recpull ringcentral against the emulator', () => {
       ...SMALL,
       heavy: perSecond(20),
     });
-    const child = startCli(['ringcentral', '-c', s.config, '-o', s.out, '--no-progress', '-j', '6'], {
+    const cli = startCli(['ringcentral', '-c', s.config, '-o', s.out, '--no-progress', '-j', '6'], {
       cwd: s.dir,
     });
-    let stderr = '';
-    child.stderr?.on('data', (d) => {
-      stderr += d;
-    });
-    child.stdin?.end();
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     const heavy = s.sb.groups.heavy;
     while (heavy.accepted.length < 30) await sleep(10);
     const acceptedBefore = heavy.accepted.length; // the emulator runs here: nothing interleaves
     s.sb.injectPenalty('heavy', 2);
-    expect(await exited, stderr).toBe(0);
+    const { code, stderr } = await cli.closed;
+    expect(code, stderr).toBe(0);
 
     const rejected = heavy.rejected;
     expect(rejected.length).toBeGreaterThanOrEqual(1);

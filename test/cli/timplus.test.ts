@@ -100,26 +100,17 @@ describe('recpull timplus against the sandbox', () => {
 
   it('3: killed with SIGKILL after about 20 recordings, a re-run completes all 50 whole and leaves no .part', async () => {
     const s = await setup({ minBytes: 60_000, maxBytes: 90_000, faults: { bytesPerSecond: 400_000 } });
-    const child = startCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--json'], {
+    const cli = startCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--json'], {
       cwd: s.dir,
     });
-    child.stdin?.end();
-    let done = 0;
-    let buffered = '';
-    await new Promise<void>((resolveKill) => {
-      child.stdout?.on('data', (d: Buffer) => {
-        buffered += d.toString();
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        done += lines.filter((l) => l.includes('"item-done"')).length;
-        if (done >= 20 && !child.killed) {
-          child.kill('SIGKILL');
-          resolveKill();
-        }
-      });
-      child.on('close', () => resolveKill());
-    });
-    await new Promise((r) => child.on('close', r));
+    const doneLines = () =>
+      cli
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('"item-done"')).length;
+    await waitFor(() => doneLines() >= 20, '20 finished recordings');
+    cli.child.kill('SIGKILL');
+    await cli.closed;
     const partial = (await manifestLines(s.out)).filter((l) => l.status === 'done').length;
     expect(partial).toBeGreaterThanOrEqual(20);
     expect(partial).toBeLessThan(50);
@@ -261,19 +252,13 @@ describe('recpull timplus against the sandbox', () => {
     const first = startCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '4', '--json'], {
       cwd: s.dir,
     });
-    first.stdin?.end();
-    let out = '';
-    first.stdout?.on('data', (d) => {
-      out += d;
-    });
-    const firstDone = new Promise<number | null>((r) => first.on('close', (code) => r(code)));
-    await waitFor(() => out.includes('"item-done"'), 'the first run to finish a recording');
+    await waitFor(() => first.stdout().includes('"item-done"'), 'the first run to finish a recording');
     const second = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--no-progress'], {
       cwd: s.dir,
     });
     expect(second.code).toBe(4);
     expect(second.stderr).toContain('another recpull run');
-    expect(await firstDone).toBe(0);
+    expect((await first.closed).code).toBe(0);
     await expectAllIdentical(s);
   });
 
@@ -326,19 +311,18 @@ describe('recpull timplus against the sandbox', () => {
 
   it('12: --input - from a pipe starts downloading before the pipe closes', async () => {
     const s = await setup({ recordings: 6 });
-    const child = startCli(['timplus', '-c', s.config, '-i', '-', '-o', s.out, '--json'], { cwd: s.dir });
-    let out = '';
-    child.stdout?.on('data', (d) => {
-      out += d;
+    const cli = startCli(['timplus', '-c', s.config, '-i', '-', '-o', s.out, '--json'], {
+      cwd: s.dir,
+      keepStdinOpen: true,
     });
-    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     const [head, ...rest] = csv(s.sandbox.catalogue).trim().split('\n');
-    child.stdin?.write(`${head}\n${rest.slice(0, 2).join('\n')}\n`);
-    await waitFor(() => out.includes('"item-done"'), 'a download while stdin is open', 15_000);
-    expect(out).toContain('"item-done"'); // downloaded while stdin is still open
-    child.stdin?.end(`${rest.slice(2).join('\n')}\n`);
-    expect(await closed).toBe(0);
-    expect(events(out).at(-1)).toMatchObject({ type: 'run-end', counts: { done: 6 } });
+    cli.child.stdin?.write(`${head}\n${rest.slice(0, 2).join('\n')}\n`);
+    await waitFor(() => cli.stdout().includes('"item-done"'), 'a download while stdin is open', 15_000);
+    expect(cli.stdout()).toContain('"item-done"'); // downloaded while stdin is still open
+    cli.child.stdin?.end(`${rest.slice(2).join('\n')}\n`);
+    const result = await cli.closed;
+    expect(result.code).toBe(0);
+    expect(events(result.stdout).at(-1)).toMatchObject({ type: 'run-end', counts: { done: 6 } });
     await expectAllIdentical(s);
   });
 

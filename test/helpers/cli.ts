@@ -37,19 +37,26 @@ export function testEnv(home: string, extra: Record<string, string | undefined> 
   };
 }
 
-/** Starts the CLI and returns the child (for tests that watch or kill it). */
-export function startCli(args: string[], opts: CliOptions = {}): ChildProcess {
+/** A CLI process started by `startCli`: its output so far, and its result once it exits. */
+export interface RunningCli {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when the process has exited and its output is closed. */
+  closed: Promise<CliResult>;
+}
+
+/**
+ * Starts the CLI, collecting its output. Standard input is closed at once unless `opts.keepStdinOpen`
+ * (then the test writes to `child.stdin`); `opts.input` is written first when given.
+ */
+export function startCli(args: string[], opts: CliOptions & { keepStdinOpen?: boolean } = {}): RunningCli {
   const home = opts.cwd ?? tmpdir();
-  return spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? home,
     env: testEnv(home, opts.env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-}
-
-/** Runs the CLI to completion. */
-export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const child = startCli(args, opts);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d) => {
@@ -58,15 +65,23 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
   child.stderr?.on('data', (d) => {
     stderr += d;
   });
-  if (opts.input !== undefined) child.stdin?.end(opts.input);
-  else child.stdin?.end();
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
+  if (opts.input !== undefined) child.stdin?.write(opts.input);
+  if (!opts.keepStdinOpen) child.stdin?.end();
+  const closed = new Promise<CliResult>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+  return { child, stdout: () => stdout, stderr: () => stderr, closed };
+}
+
+/** Runs the CLI to completion (killed after `opts.timeoutMs`, default 60 s). */
+export async function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const cli = startCli(args, opts);
+  const timer = setTimeout(() => cli.child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+  try {
+    return await cli.closed;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A fresh temp folder. */
