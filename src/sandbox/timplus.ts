@@ -36,6 +36,11 @@ export interface TimplusSandboxOptions {
   tokenTtlMs?: number;
   /** Faults of Echo downloads. */
   faults?: FaultPlan;
+  /**
+   * Digest nonces: `reuse` (default) accepts a nonce for 5 minutes with increasing nc; `once` accepts each
+   * nonce once and answers a reused one with a plain new challenge (no `stale=true`), as some servers do.
+   */
+  nonces?: 'reuse' | 'once';
   /** The first N tokens issued for each recording are already expired when handed out (default 0). */
   deadTokensPerRecording?: number;
   /** Per-voicefilename behaviour of the Echo service: an HTML page with status 200 instead of audio. */
@@ -177,7 +182,8 @@ export async function startTimplusSandbox(opts: TimplusSandboxOptions = {}): Pro
           method: req.method ?? 'GET',
           nonceValid: (n) => nonces.has(n) && Date.now() - (nonces.get(n) as number) < 300_000,
         });
-        if (verdict !== 'ok') return deny(res, verdict === 'stale');
+        if (verdict !== 'ok') return deny(res, verdict === 'stale' && opts.nonces !== 'once');
+        if (opts.nonces === 'once') nonces.delete(/nonce="([^"]+)"/.exec(auth)?.[1] ?? '');
       }
       if (scheme === 'ntlm') return deny(res);
       if (u.pathname !== '/voice.wav' || u.searchParams.get('cmd') !== 'getvmsg') {

@@ -176,6 +176,18 @@ describe('recpull timplus against the sandbox', () => {
     expect(json.stdout + json.stderr).not.toContain(canary);
   });
 
+  it('6a: a server that takes each Digest nonce once: a refused reused nonce is answered afresh, not taken as a wrong password', async () => {
+    const s = await setup({ recordings: 10, nonces: 'once' });
+    const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '2', '--json'], {
+      cwd: s.dir,
+    });
+    expect(r.code).toBe(0);
+    expect(s.sandbox.log.filter((e) => e.path === '/voice.wav' && e.status === 401).length).toBeGreaterThan(
+      1,
+    );
+    await expectAllIdentical(s);
+  });
+
   it('6b: a server that only offers NTLM is an authentication error naming the scheme', async () => {
     const s = await setup({ recordings: 2, scheme: 'ntlm' });
     const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--no-progress'], {

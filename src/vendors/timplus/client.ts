@@ -69,15 +69,20 @@ export class TimplusClient {
   async tokenUrl(id: TimplusRecordingId, signal: AbortSignal): Promise<string> {
     const url = tokenRequestUrl(this.opts.url, id);
     const uri = `${url.pathname}${url.search}`;
+    // A header computed from a challenge received earlier (a reused Digest nonce) may be refused by a
+    // server that takes each nonce once; only a refusal of an answer to a fresh challenge means the
+    // credentials are wrong.
     let authorization = this.auth.preemptive('GET', uri);
+    let answeredFresh = false;
     for (let round = 0; ; round++) {
       const res = await this.http.request(url, { signal, headers: authorization ? { authorization } : {} });
       if (res.statusCode === 401) {
         const challenges = parseChallenges(res.headers['www-authenticate'] ?? []);
         await drain(res);
         const stale = this.auth.isStale(challenges);
-        if ((authorization && !stale) || round >= 2) throw this.refused();
+        if ((answeredFresh && !stale) || round >= 2) throw this.refused();
         authorization = this.auth.authorize('GET', uri, challenges);
+        answeredFresh = true;
         continue;
       }
       if (res.statusCode === 403) {
