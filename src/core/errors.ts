@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'E_PROTOCOL' // the vendor answered something recpull cannot interpret
   | 'E_TEMPLATE' // the output template names a field the recording does not have
   | 'E_IO' // a local file system failure
+  | 'E_NO_SPACE' // the output folder's disk (or quota) is full: stops the run
   | 'E_LOCKED' // another run holds the output folder's lock
   | 'E_ABORTED'; // interrupted (Ctrl-C)
 

@@ -51,7 +51,8 @@ export interface RunResult {
   fatal?: RecpullError;
 }
 
-const FATAL_CODES = new Set(['E_AUTH', 'E_PERMISSION', 'E_CONFIG', 'E_USAGE']);
+/** Errors that stop the whole run: every other recording would fail the same way. */
+const FATAL_CODES = new Set(['E_AUTH', 'E_PERMISSION', 'E_CONFIG', 'E_USAGE', 'E_NO_SPACE']);
 const PROGRESS_EVERY_MS = 250;
 
 /**

@@ -144,10 +144,21 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
   }
 }
 
-/** A failure while reading the body is the network's (retryable); one while writing is the disk's. */
-function bodyError(err: unknown, signal: AbortSignal): RecpullError {
+/**
+ * A failure while reading the body is the network's (retryable); one while writing is the disk's:
+ * `E_NO_SPACE` for a full disk or quota (it stops the run: every other recording would fail too),
+ * `E_IO` for the rest.
+ */
+export function bodyError(err: unknown, signal: AbortSignal): RecpullError {
   const code = (err as NodeJS.ErrnoException)?.code ?? '';
-  if (/^(ENOSPC|EACCES|EPERM|EROFS|EISDIR|ENOTDIR|EMFILE|ENFILE|EDQUOT|EIO)$/.test(code))
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new RecpullError(
+      'E_NO_SPACE',
+      `no space left on the disk of the output folder (${code}); free some and run again: finished recordings are kept`,
+      { cause: err },
+    );
+  }
+  if (/^(EACCES|EPERM|EROFS|EISDIR|ENOTDIR|EMFILE|ENFILE|EIO)$/.test(code))
     return toRecpullError(err, 'E_IO');
   return transportError(err, signal);
 }

@@ -1,0 +1,157 @@
+/**
+ * The engine without HTTP: `runDownloads` over an in-memory source (retries, fatal errors, input rows,
+ * duplicates, backpressure on the source).
+ */
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { RecpullError } from '../../src/core/errors.js';
+import type { RunEvent } from '../../src/core/events.js';
+import { runDownloads } from '../../src/core/run.js';
+import { bodyError } from '../../src/core/sink.js';
+import type { FetchedBody, InputRowError, RecordingRef, Source } from '../../src/core/source.js';
+import { makeWav } from '../../src/sandbox/catalogue.js';
+import { manifestLines, tempDir } from '../helpers/cli.js';
+
+type Behaviour = (attempt: number) => FetchedBody | RecpullError;
+
+function source(
+  items: (RecordingRef | InputRowError)[],
+  behave: (ref: RecordingRef) => Behaviour,
+  pulled?: { n: number },
+): Source {
+  return {
+    vendor: 'mem',
+    fields: ['id'],
+    defaultTemplate: '{id}.{ext}',
+    async *refs() {
+      for (const item of items) {
+        if (pulled) pulled.n++;
+        yield item;
+      }
+    },
+    async fetch(ref, ctx) {
+      const r = behave(ref)(ctx.attempt);
+      if (r instanceof RecpullError) throw r;
+      return r;
+    },
+  };
+}
+
+const ref = (id: string): RecordingRef => ({ key: `mem:${id}`, vendor: 'mem', meta: { id } });
+const wavBody = (id: string): FetchedBody => {
+  const b = makeWav(id, 2000);
+  return { body: Readable.from([b]), contentType: 'audio/wav', length: b.length };
+};
+
+async function run(src: Source, extra: Partial<Parameters<typeof runDownloads>[1]> = {}) {
+  const out = await tempDir();
+  const events: RunEvent[] = [];
+  const result = await runDownloads(src, {
+    out,
+    profile: 'test',
+    concurrency: 2,
+    retries: 3,
+    retryBaseMs: 1,
+    force: false,
+    dryRun: false,
+    metadata: false,
+    signal: new AbortController().signal,
+    emit: (e) => events.push(e),
+    ...extra,
+  });
+  return { out, events, result };
+}
+
+describe('runDownloads', () => {
+  it('retries retryable errors with the server-given delay, then succeeds', async () => {
+    const { events, result, out } = await run(
+      source(
+        [ref('a')],
+        (r) => (attempt) =>
+          attempt < 3
+            ? new RecpullError('E_RATE_LIMIT', 'slow down', { retryable: true, retryAfterMs: 5 })
+            : wavBody(r.key),
+      ),
+    );
+    expect(result.exitCode).toBe(0);
+    const retries = events.filter((e) => e.type === 'item-retry');
+    expect(retries.map((e) => (e as { delayMs: number }).delayMs)).toEqual([5, 5]);
+    expect((await manifestLines(out))[0]).toMatchObject({ key: 'mem:a', status: 'done' });
+  });
+
+  it('does not retry a non-retryable error, and gives up after --retries', async () => {
+    const { result, out } = await run(
+      source(
+        [ref('a'), ref('b')],
+        (r) => () =>
+          r.key === 'mem:a'
+            ? new RecpullError('E_NOT_FOUND', 'gone')
+            : new RecpullError('E_HTTP', 'HTTP 503', { retryable: true }),
+      ),
+    );
+    expect(result.exitCode).toBe(1);
+    const lines = await manifestLines(out);
+    expect(lines.find((l) => l.key === 'mem:a')).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: { code: 'E_NOT_FOUND' },
+    });
+    expect(lines.find((l) => l.key === 'mem:b')).toMatchObject({
+      status: 'failed',
+      attempts: 4,
+      error: { code: 'E_HTTP' },
+    });
+  });
+
+  it('stops the run at a full disk instead of failing every recording in turn', async () => {
+    const items = Array.from({ length: 50 }, (_, i) => ref(String(i)));
+    let fetches = 0;
+    const { result, events } = await run(
+      source(items, () => () => {
+        fetches++;
+        return new RecpullError('E_NO_SPACE', 'no space left');
+      }),
+    );
+    expect(result.fatal?.code).toBe('E_NO_SPACE');
+    expect(result.exitCode).toBe(1);
+    expect(fetches).toBeLessThanOrEqual(2); // the two in flight at most
+    expect(events.at(-1)).toMatchObject({ type: 'run-end' });
+  });
+
+  it('maps ENOSPC and EDQUOT while writing to E_NO_SPACE, other disk errors to E_IO, the rest to the network', () => {
+    const signal = new AbortController().signal;
+    const errno = (code: string) => Object.assign(new Error(code), { code });
+    expect(bodyError(errno('ENOSPC'), signal).code).toBe('E_NO_SPACE');
+    expect(bodyError(errno('EDQUOT'), signal).code).toBe('E_NO_SPACE');
+    expect(bodyError(errno('EACCES'), signal).code).toBe('E_IO');
+    expect(bodyError(errno('ECONNRESET'), signal)).toMatchObject({ code: 'E_NETWORK', retryable: true });
+  });
+
+  it('counts unreadable input rows as failed, skips duplicate keys, and reads the source only a batch ahead', async () => {
+    const pulled = { n: 0 };
+    const items: (RecordingRef | InputRowError)[] = [
+      ref('a'),
+      { inputError: new RecpullError('E_INPUT', 'line 3: missing voicefilename'), line: 3 },
+      ref('a'),
+      ...Array.from({ length: 40 }, (_, i) => ref(`n${i}`)),
+    ];
+    let maxAhead = 0;
+    let done = 0;
+    const src = source(
+      items,
+      (r) => () => {
+        maxAhead = Math.max(maxAhead, pulled.n - done);
+        done++;
+        return wavBody(r.key);
+      },
+      pulled,
+    );
+    const { result, events } = await run(src);
+    expect(result.counts).toMatchObject({ done: 41, failed: 1 });
+    expect(events.find((e) => e.type === 'item-failed')).toMatchObject({
+      line: 3,
+      error: { code: 'E_INPUT' },
+    });
+    expect(maxAhead).toBeLessThanOrEqual(2 * 2 + 3); // concurrency 2: at most a batch of 4 queued, plus the row error and the duplicate
+  });
+});
