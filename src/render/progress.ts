@@ -34,7 +34,7 @@ export function progressHandlers(
     const ms = Date.now() - started;
     const rate = ms > 0 ? `${formatBytes(Math.round((counts.bytes * 1000) / ms))}/s` : '';
     const finished = counts.done + counts.skipped + counts.failed;
-    return `${finished} of ${seen} listed so far · done ${counts.done}, skipped ${counts.skipped}, failed ${counts.failed} · ${formatBytes(counts.bytes)} ${rate}${waitNote}`;
+    return `${finished}/${seen} listed · done ${counts.done} · skipped ${counts.skipped} · failed ${counts.failed} · ${formatBytes(counts.bytes)}, ${rate}${waitNote}`;
   };
   const refresh = () => overall?.update(counts.done + counts.skipped + counts.failed, { label: label() });
   const finish = (key: string) => {
@@ -96,7 +96,7 @@ export function progressHandlers(
       refresh();
     },
     'rate-limit-wait': (e) => {
-      waitNote = ` · waiting ${formatDuration(e.waitMs)} for the ${e.group} rate limit`;
+      waitNote = ` · ${e.group} limit: wait ${formatDuration(e.waitMs)}${e.reason === 'penalty' ? ' (429)' : ''}`;
       const until = Date.now() + e.waitMs;
       setTimeout(() => {
         if (Date.now() >= until) waitNote = '';
