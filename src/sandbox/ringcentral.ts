@@ -16,6 +16,7 @@ import { CallFactory, makeExtensions, type RcCall, type RcCallSpec } from './rin
 import {
   fail,
   type RcContext,
+  type RcExchange,
   type RcGroupName,
   type RcLoggedRequest,
   type RcStats,
@@ -358,18 +359,18 @@ async function routePlatform(
 ): Promise<void> {
   redactQueryToken(entry);
   const url = new URL(req.url ?? '/', ctx.platformUrl);
+  const x: RcExchange = { ctx, req, res, entry, url };
   const path = decodeURIComponent(url.pathname);
   const method = req.method ?? 'GET';
-  if (method === 'POST' && path === '/restapi/oauth/token') return handleToken(ctx, req, res, entry);
-  if (method === 'POST' && path === '/restapi/oauth/revoke')
-    return handleRevoke(ctx, req, res, entry, url.searchParams);
+  if (method === 'POST' && path === '/restapi/oauth/token') return handleToken(x);
+  if (method === 'POST' && path === '/restapi/oauth/revoke') return handleRevoke(x);
   if (method === 'GET' || method === 'HEAD') {
     let m = CALL_LOG.exec(path);
-    if (m) return handleCallLog(ctx, req, res, entry, url, m[1]!);
+    if (m) return handleCallLog(x, m[1]!);
     m = USER_CALL_LOG.exec(path);
-    if (m) return handleCallLog(ctx, req, res, entry, url, m[1]!, m[2]!);
+    if (m) return handleCallLog(x, m[1]!, m[2]!);
     m = RECORDING.exec(path);
-    if (m) return handleRecordingMetadata(ctx, req, res, entry, url, m[1]!, m[2]!);
+    if (m) return handleRecordingMetadata(x, m[1]!, m[2]!);
   }
   // Includes `.../recording/{id}/content`: it must be fetched from the media origin.
   fail(ctx, res, rcErrors.invalidUri());
@@ -385,7 +386,7 @@ async function routeMedia(
   const url = new URL(req.url ?? '/', ctx.mediaUrl);
   const m = CONTENT.exec(decodeURIComponent(url.pathname));
   if (m && (req.method === 'GET' || req.method === 'HEAD')) {
-    return handleRecordingContent(ctx, req, res, entry, url, m[1]!, m[2]!);
+    return handleRecordingContent({ ctx, req, res, entry, url }, m[1]!, m[2]!);
   }
   fail(ctx, res, rcErrors.invalidUri());
 }

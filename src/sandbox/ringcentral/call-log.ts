@@ -16,10 +16,9 @@
  * Date filtering is inclusive at both ends (`dateFrom <= startTime <= dateTo`); with `sessionId` no date range
  * applies.
  */
-import type http from 'node:http';
 import { sendJson } from '../server.js';
 import type { RcCall, RcExtension } from './calls.js';
-import { fail, guard, isOwnAccount, type RcContext, type RcLoggedRequest } from './context.js';
+import { fail, guard, isOwnAccount, type RcContext, type RcExchange } from './context.js';
 import { type RcError, rcErrors } from './errors.js';
 
 /** Query parameters that only shape the answer; `sessionId` may be combined with these. */
@@ -50,15 +49,8 @@ interface CallLogQuery {
 }
 
 /** Handles both call-log operations; `extensionPart` is the `{extensionId}` path segment for readUserCallLog. */
-export function handleCallLog(
-  ctx: RcContext,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  entry: RcLoggedRequest,
-  url: URL,
-  accountPart: string,
-  extensionPart?: string,
-): void {
+export function handleCallLog(x: RcExchange, accountPart: string, extensionPart?: string): void {
+  const { ctx, req, res, entry, url } = x;
   const q = url.searchParams;
   const g = guard(ctx, req, res, entry, q, 'heavy', 'ReadCallLog');
   if (!g) return;

@@ -57,6 +57,15 @@ export interface RcContext {
   now: () => number;
 }
 
+/** One request as the emulator's handlers see it: the shared state, the exchange, its log line and URL. */
+export interface RcExchange {
+  ctx: RcContext;
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  entry: RcLoggedRequest;
+  url: URL;
+}
+
 /** Sends an error and counts 429s. */
 export function fail(
   ctx: RcContext,

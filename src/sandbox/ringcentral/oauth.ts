@@ -9,7 +9,7 @@
 import type http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readBody, sendJson } from '../server.js';
-import { fail, type RcContext, type RcLoggedRequest } from './context.js';
+import { fail, type RcContext, type RcExchange, type RcLoggedRequest } from './context.js';
 import { type OAuthError, rcErrors, sendOAuthError } from './errors.js';
 import { parseBasic } from './tokens.js';
 
@@ -70,12 +70,8 @@ async function admit(
 }
 
 /** `POST /restapi/oauth/token`: JWT bearer grant and refresh grant; tracks concurrent requests. */
-export async function handleToken(
-  ctx: RcContext,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  entry: RcLoggedRequest,
-): Promise<void> {
+export async function handleToken(x: RcExchange): Promise<void> {
+  const { ctx, req, res, entry } = x;
   ctx.stats.tokenRequests++;
   ctx.stats.tokenInFlight++;
   ctx.stats.maxConcurrentTokenRequests = Math.max(
@@ -145,13 +141,9 @@ export async function handleToken(
 }
 
 /** `POST /restapi/oauth/revoke`: ends the session of `token` (body or query); 200 even for unknown tokens. */
-export async function handleRevoke(
-  ctx: RcContext,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  entry: RcLoggedRequest,
-  query: URLSearchParams,
-): Promise<void> {
+export async function handleRevoke(x: RcExchange): Promise<void> {
+  const { ctx, req, res, entry } = x;
+  const query = x.url.searchParams;
   const a = await admit(ctx, req, res, entry);
   if (!a.ok || !a.form) return;
   const token = a.form.get('token') ?? query.get('token');

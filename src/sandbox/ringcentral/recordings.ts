@@ -17,7 +17,7 @@ import { contentOf } from '../catalogue.js';
 import { sendBody, sendJson } from '../server.js';
 import { contentUriOf } from './call-log.js';
 import type { RcCall, RcRecording } from './calls.js';
-import { fail, guard, isOwnAccount, type RcContext, type RcLoggedRequest } from './context.js';
+import { fail, guard, isOwnAccount, type RcContext, type RcExchange } from './context.js';
 import { type RcError, rcErrors } from './errors.js';
 
 /** The call holding recording `id` once it can be fetched; 404 CMN-102 while unknown or not ready. */
@@ -44,15 +44,8 @@ export function recordingBytes(ctx: RcContext, call: RcCall): Buffer {
 }
 
 /** `GET /restapi/v1.0/account/{accountId}/recording/{recordingId}` → GetCallRecordingResponse. */
-export function handleRecordingMetadata(
-  ctx: RcContext,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  entry: RcLoggedRequest,
-  url: URL,
-  accountPart: string,
-  recordingId: string,
-): void {
+export function handleRecordingMetadata(x: RcExchange, accountPart: string, recordingId: string): void {
+  const { ctx, req, res, entry, url } = x;
   const g = guard(ctx, req, res, entry, url.searchParams, 'heavy', 'ReadCallRecording');
   if (!g) return;
   const found = findReady(ctx, accountPart, recordingId);
@@ -77,14 +70,11 @@ export function handleRecordingMetadata(
 
 /** `GET {media}/restapi/v1.0/account/{accountId}/recording/{recordingId}/content`. */
 export async function handleRecordingContent(
-  ctx: RcContext,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  entry: RcLoggedRequest,
-  url: URL,
+  x: RcExchange,
   accountPart: string,
   recordingId: string,
 ): Promise<void> {
+  const { ctx, req, res, entry, url } = x;
   const q = url.searchParams;
   const g = guard(ctx, req, res, entry, q, 'heavy', 'ReadCallRecording', { media: true });
   if (!g) return;
