@@ -24,15 +24,10 @@ export function hash32(text: string): number {
 /** The WAV header size recpull's sandbox writes (RIFF + fmt (18 bytes, cbSize 0) + fact + data headers). */
 const HEADER_BYTES = 58;
 
-/**
- * Builds a WAV file of exactly `totalBytes` bytes (at least the 58-byte header): WAVE_FORMAT_MULAW (7),
- * 8000 Hz, mono, 8 bits, with a `fact` chunk, as G.711 recorders write it. The audio is a tone whose pitch
- * and noise depend on `id`, so every recording has distinct content.
- */
-export function makeWav(id: string, totalBytes: number, seed = 1): Buffer {
-  const size = Math.max(HEADER_BYTES, Math.floor(totalBytes));
+/** The 58-byte header of a sandbox WAV of `size` bytes in all (µ-law, 8000 Hz, mono, with a `fact` chunk). */
+function wavHeader(size: number): Buffer {
   const dataBytes = size - HEADER_BYTES;
-  const buf = Buffer.allocUnsafe(size);
+  const buf = Buffer.alloc(HEADER_BYTES);
   buf.write('RIFF', 0, 'ascii');
   buf.writeUInt32LE(size - 8, 4);
   buf.write('WAVE', 8, 'ascii');
@@ -50,6 +45,21 @@ export function makeWav(id: string, totalBytes: number, seed = 1): Buffer {
   buf.writeUInt32LE(dataBytes, 46); // samples
   buf.write('data', 50, 'ascii');
   buf.writeUInt32LE(dataBytes, 54);
+  return buf;
+}
+
+/**
+ * The bytes of {@link makeWav} as a sequence of chunks of at most `chunkBytes` (default 64 KiB), generated as
+ * they are read: a recording of any size (500 MB) is served without ever being held in memory.
+ */
+export function* wavChunks(
+  id: string,
+  totalBytes: number,
+  seed = 1,
+  chunkBytes = 64 * 1024,
+): Generator<Buffer> {
+  const size = Math.max(HEADER_BYTES, Math.floor(totalBytes));
+  yield wavHeader(size);
   const rand = prng(hash32(`${seed}:${id}`));
   const freq = 200 + Math.floor(rand() * 800);
   // One period of the tone, then per sample a little seeded noise: distinct per id, cheap per byte.
@@ -57,11 +67,26 @@ export function makeWav(id: string, totalBytes: number, seed = 1): Buffer {
   const tone = new Int32Array(period);
   for (let i = 0; i < period; i++) tone[i] = Math.round(Math.sin((2 * Math.PI * i) / period) * 16_383);
   const table = mulawTable();
-  for (let i = 0; i < dataBytes; i++) {
-    const sample = (tone[i % period] as number) + Math.floor((rand() - 0.5) * 3277);
-    buf[HEADER_BYTES + i] = table[(sample + 32768) & 0xffff] as number;
+  let i = 0;
+  for (let left = size - HEADER_BYTES; left > 0;) {
+    const n = Math.min(chunkBytes, left);
+    const buf = Buffer.allocUnsafe(n);
+    for (let j = 0; j < n; j++, i++) {
+      const sample = (tone[i % period] as number) + Math.floor((rand() - 0.5) * 3277);
+      buf[j] = table[(sample + 32768) & 0xffff] as number;
+    }
+    left -= n;
+    yield buf;
   }
-  return buf;
+}
+
+/**
+ * Builds a WAV file of exactly `totalBytes` bytes (at least the 58-byte header): WAVE_FORMAT_MULAW (7),
+ * 8000 Hz, mono, 8 bits, with a `fact` chunk, as G.711 recorders write it. The audio is a tone whose pitch
+ * and noise depend on `id`, so every recording has distinct content. Same bytes as {@link wavChunks}.
+ */
+export function makeWav(id: string, totalBytes: number, seed = 1): Buffer {
+  return Buffer.concat([...wavChunks(id, totalBytes, seed, Math.max(HEADER_BYTES, Math.floor(totalBytes)))]);
 }
 
 let mulaw: Uint8Array | undefined;
