@@ -259,7 +259,14 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   };
   stop.signal.addEventListener('abort', wakeUp, { once: true });
   try {
-    await source.open?.({ signal: stop.signal, emit });
+    await source.open?.({
+      signal: stop.signal,
+      emit,
+      fail: (err) => {
+        fatal ??= err;
+        stop.abort();
+      },
+    });
     const refs = source.refs(stop.signal)[Symbol.asyncIterator]();
     for (;;) {
       const next = await untilAborted(refs.next(), stop.signal);
@@ -310,7 +317,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     await Promise.allSettled([...inFlight]);
     interrupted = opts.signal.aborted;
     const ok = !interrupted && fatal === undefined && counts.failed === 0;
-    await source.close?.({ ok, interrupted }).catch(() => {});
+    await source.close?.({ ok, interrupted }, AbortSignal.timeout(10_000)).catch(() => {});
     if (ok) await journal?.clear();
     await manifest?.close().catch(() => {});
     await release?.();

@@ -43,6 +43,18 @@ export interface FetchContext {
 }
 
 /**
+ * What `Source.open` gets: the run's abort signal, the event sink, and `fail`, which stops the run from a
+ * background task (a keep-alive loop that finds the session gone) exactly like a fatal error thrown by
+ * `fetch`: in-flight items are aborted, nothing more is started, `close` still runs, and the exit code
+ * follows the error's code (`E_AUTH` → 3). Calls after the first are ignored.
+ */
+export interface OpenContext {
+  signal: AbortSignal;
+  emit: EventSink;
+  fail(err: RecpullError): void;
+}
+
+/**
  * A response body on its way to disk.
  * - `body`: the bytes, in order (a Node Readable or any async iterable of chunks).
  * - `contentType`: as the server sent it (the sink checks it against the bytes).
@@ -50,6 +62,9 @@ export interface FetchContext {
  * - `rangeStart`: when the body continues a `.part` (HTTP 206), the offset of its first byte; absent or 0
  *   means the body is the whole recording and the `.part` is started over.
  * - `etag` and `resumable`: whether a later attempt may resume with `Range`.
+ * - `fields`: template fields the fetch learned (e.g. a start time that only the response tells); they
+ *   are merged over `ref.meta` for this item's output path and metadata. A fetch never writes into the ref.
+ * - `record`: the vendor's record as the fetch learned it; replaces `ref.record` in the `--metadata` sidecar.
  */
 export interface FetchedBody {
   body: AsyncIterable<Uint8Array>;
@@ -58,6 +73,8 @@ export interface FetchedBody {
   rangeStart?: number;
   etag?: string;
   resumable?: boolean;
+  fields?: Record<string, MetaValue>;
+  record?: unknown;
 }
 
 /** What the engine reports back to the source when the run ends (for cursors such as `--since-last`). */
@@ -75,8 +92,11 @@ export interface Source {
   readonly fields: readonly string[];
   /** The default output template, e.g. `{vendor}/{datasource}/{voicefilename}.{ext}`. */
   readonly defaultTemplate: string;
-  /** Called once before anything is listed or fetched (sign in, check credentials). */
-  open?(ctx: { signal: AbortSignal; emit: EventSink }): Promise<void>;
+  /**
+   * Called once before anything is listed or fetched (sign in, check credentials, start a keep-alive loop
+   * that reports a lost session through `ctx.fail`). Throwing fails the run like a fatal error.
+   */
+  open?(ctx: OpenContext): Promise<void>;
   /**
    * The recordings to fetch, lazily. An input row that cannot be read is yielded as a `RecpullError`
    * (code `E_INPUT`, with `line` in its message) so the run counts it as failed and goes on.
@@ -84,8 +104,13 @@ export interface Source {
   refs(signal: AbortSignal): AsyncIterable<RecordingRef | InputRowError>;
   /** Starts the download of one recording. Throws a `RecpullError` (retryable or not). */
   fetch(ref: RecordingRef, ctx: FetchContext): Promise<FetchedBody>;
-  /** Called once at the end of the run, also after errors (sign out, revoke, advance cursors). */
-  close?(outcome: RunOutcome): Promise<void>;
+  /**
+   * Called once on every way out of a run that reached `open` (success, failed items, a fatal error,
+   * Ctrl-C, SIGTERM, SIGHUP, an uncaught error): sign out, revoke, stop background loops, advance cursors.
+   * The engine waits for it at most the close deadline (default 10 s), then ends the run anyway and says
+   * so; `signal` fires when that deadline passes, so a sign-out request can be abandoned.
+   */
+  close?(outcome: RunOutcome, signal: AbortSignal): Promise<void>;
 }
 
 /** An input row that could not be turned into a ref. */
