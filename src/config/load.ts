@@ -7,7 +7,7 @@ import { access, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
-import { type Document, LineCounter, parseDocument } from 'yaml';
+import { type Document, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { RecpullError } from '../core/errors.js';
 import { VENDORS } from './schema.js';
 
@@ -31,6 +31,93 @@ export const SEARCH_PLACES = [
   'recpull.config.json',
 ] as const;
 
+/** Largest config file recpull reads, in bytes (1 MiB): a bigger one is refused before it is read. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Checks a config file with `stat` (following symlinks) before anything reads it: reading `/dev/zero`
+ * never ends, a FIFO blocks until a writer comes, and parsing a huge file holds the event loop (and
+ * Ctrl-C) for as long as it takes. Resolves quietly when the file does not exist (the caller reports that).
+ *
+ * @throws RecpullError `E_CONFIG` naming the file when it is not a regular file (a folder, FIFO, device,
+ *   socket) or is larger than `MAX_CONFIG_BYTES`.
+ */
+export async function checkConfigFile(filepath: string): Promise<void> {
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(filepath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw wrap(err, filepath);
+  }
+  if (!st.isFile()) {
+    const what = st.isDirectory()
+      ? 'a folder'
+      : st.isFIFO()
+        ? 'a FIFO'
+        : st.isCharacterDevice() || st.isBlockDevice()
+          ? 'a device'
+          : st.isSocket()
+            ? 'a socket'
+            : 'a special file';
+    throw new RecpullError('E_CONFIG', `config file ${filepath} is not a regular file (it is ${what})`);
+  }
+  if (st.size > MAX_CONFIG_BYTES) {
+    throw new RecpullError(
+      'E_CONFIG',
+      `config file ${filepath} is too big (${st.size} bytes; the limit is ${MAX_CONFIG_BYTES} bytes, 1 MiB)`,
+    );
+  }
+}
+
+/**
+ * Checks, in the order the search visits them, every candidate file of the folders searched from `cwd`,
+ * up to the first one cosmiconfig would load (`package.json` is only a candidate; the search goes on past
+ * it). Throws what `checkConfigFile` throws.
+ */
+async function checkSearchCandidates(cwd: string): Promise<void> {
+  for (const dir of foldersSearched(cwd)) {
+    for (const place of SEARCH_PLACES) {
+      const file = path.join(dir, place);
+      let found: boolean;
+      try {
+        await stat(file);
+        found = true;
+      } catch {
+        found = false;
+      }
+      if (!found) continue;
+      await checkConfigFile(file);
+      if (place !== 'package.json') return;
+    }
+  }
+}
+
+/**
+ * The first key that repeats an earlier key of the same mapping, or undefined. One `Set` per mapping:
+ * linear in the number of keys (yaml's own `uniqueKeys` check compares each key with every earlier one,
+ * which made 40,000 profiles take 20 s).
+ */
+function duplicateKey(doc: Document): { key: string; offset: number } | undefined {
+  let found: { key: string; offset: number } | undefined;
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const k = pair.key;
+        const id = isScalar(k) ? k.value : k;
+        if (seen.has(id)) {
+          found = { key: String(id), offset: (isScalar(k) ? k.range?.[0] : undefined) ?? 0 };
+          return visit.BREAK;
+        }
+        seen.add(id);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
 /** A parser message without the source text it may quote (a quoted scalar could be a secret). */
 function sanitize(message: string): string {
   return message
@@ -51,11 +138,19 @@ function yamlErrors(
   const doc = parseDocument(content, {
     lineCounter,
     prettyErrors: false,
-    uniqueKeys: true,
+    uniqueKeys: false, // checked below in linear time (see duplicateKey)
     ...(schema && { schema }),
   });
   const first = doc.errors[0];
-  if (!first) return doc;
+  if (!first) {
+    const dup = duplicateKey(doc);
+    if (!dup) return doc;
+    const { line, col } = lineCounter.linePos(dup.offset);
+    return new RecpullError(
+      'E_CONFIG',
+      `${filepath}:${line}:${col}: ${kind} syntax error at line ${line}, column ${col}: map keys must be unique (a key is repeated)`,
+    );
+  }
   const { line, col } = lineCounter.linePos(first.pos[0]);
   const what =
     schema === 'json' && first.code === 'TAG_RESOLVE_FAILED'
@@ -294,6 +389,7 @@ export async function loadConfig(opts: { configPath?: string; cwd?: string } = {
   if (opts.configPath !== undefined) {
     filepath = path.resolve(cwd, opts.configPath);
     try {
+      await checkConfigFile(filepath);
       result = await ex.load(filepath);
     } catch (err) {
       throw wrap(err, filepath);
@@ -303,6 +399,7 @@ export async function loadConfig(opts: { configPath?: string; cwd?: string } = {
     }
   } else {
     try {
+      await checkSearchCandidates(cwd);
       result = await ex.search(cwd);
     } catch (err) {
       throw wrap(err, (err as { filepath?: string })?.filepath ?? cwd);
@@ -310,6 +407,7 @@ export async function loadConfig(opts: { configPath?: string; cwd?: string } = {
     const fallback = xdgConfigFile();
     if (result === null && (await exists(fallback))) {
       try {
+        await checkConfigFile(fallback);
         result = await ex.load(fallback);
       } catch (err) {
         throw wrap(err, fallback);
