@@ -1,7 +1,7 @@
 /** `recpull status [DIR]`: what a manifest says — done, failed (with reasons), bytes. */
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { readManifest } from '../core/manifest.js';
+import { describeLines, readManifest } from '../core/manifest.js';
 import { formatBytes } from '../render/format.js';
 import type { CliContext } from './common.js';
 
@@ -39,7 +39,7 @@ export function statusCommand(ctx: CliContext): Command {
         process.stdout.write(
           `${JSON.stringify({ out, done, failed: failed.length, bytes, failures: failed, unreadableLines: replay.badLines, tornLastLine: replay.torn })}\n`,
         );
-      } else if (replay.records.size === 0) {
+      } else if (!replay.exists || (replay.records.size === 0 && replay.badLines.length === 0)) {
         process.stdout.write(`${out}: no manifest yet (nothing downloaded there)\n`);
       } else {
         process.stdout.write(
@@ -55,7 +55,7 @@ export function statusCommand(ctx: CliContext): Command {
         if (failed.length > 20)
           process.stdout.write(`  … ${failed.length - 20} more (recpull status --json)\n`);
         if (replay.badLines.length > 0)
-          process.stdout.write(`  unreadable manifest lines: ${replay.badLines.join(', ')}\n`);
+          process.stdout.write(`  unreadable manifest lines: ${describeLines(replay.badLines)}\n`);
       }
       ctx.exitCode = failed.length > 0 ? 1 : 0;
     });

@@ -6,7 +6,8 @@
  */
 import { type FileHandle, mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RecpullError } from './errors.js';
+import { z } from 'zod';
+import { type ErrorCode, RecpullError } from './errors.js';
 import type { ErrorInfo } from './events.js';
 
 /** One file written for a recording. `path` is relative to `--out` (POSIX separators); `bytes` its size. */
@@ -37,16 +38,67 @@ export function manifestPath(out: string): string {
   return join(stateDir(out), 'manifest.jsonl');
 }
 
-/** What replaying a manifest found. `badLines` are 1-based numbers of unreadable lines (torn last line excluded). */
+/**
+ * A relative POSIX path below `--out`: not empty, not absolute, no `..` segment, no NUL, no backslash.
+ * A line naming anything else was not written by recpull and is unreadable.
+ */
+const relativePath = z
+  .string()
+  .min(1)
+  .refine(
+    (p) =>
+      !p.startsWith('/') &&
+      !/^[A-Za-z]:/.test(p) &&
+      !p.includes('\\') &&
+      !p.includes('\u0000') &&
+      !p.split('/').includes('..'),
+  );
+
+/** The shape every replayed line must have (extra properties are kept, for newer versions' fields). */
+const recordSchema = z.looseObject({
+  key: z.string().min(1),
+  status: z.enum(['done', 'failed']),
+  files: z.array(
+    z.looseObject({
+      path: relativePath,
+      bytes: z.number().int().nonnegative(),
+      sha256: z.string(),
+      contentType: z.string(),
+    }),
+  ),
+  attempts: z.number().int().nonnegative(),
+  error: z
+    .looseObject({
+      code: z.string(),
+      message: z.string(),
+      vendorCode: z.string().optional(),
+      status: z.number().optional(),
+    })
+    .optional(),
+  at: z.string(),
+});
+
+/**
+ * What replaying a manifest found. `badLines` are 1-based numbers of unreadable lines: not JSON, or not of
+ * the shape of `ManifestRecord`, including a last line without its newline that is not the start of a
+ * record (a torn record, from a crash mid-write, is not counted).
+ */
 export interface ManifestReplay {
   records: Map<string, ManifestRecord>;
   /** Byte length of the well-formed prefix (everything up to and including the last newline). */
   goodBytes: number;
+  /** The text ends in a line without its newline (cut off by `Manifest.open`). */
   torn: boolean;
   badLines: number[];
+  /** False when there is no manifest file at all (`readManifest` of a folder never used). */
+  exists: boolean;
 }
 
-/** Parses manifest text; a last line without its newline (a crash mid-write) is ignored. */
+/**
+ * Parses manifest text. Each line is checked against the record shape; a line that fails is counted in
+ * `badLines` and ignored. A last line without its newline that starts like a record (`{"`) is a crash
+ * mid-write and ignored silently; any other unterminated tail is counted too.
+ */
 export function replayManifest(text: string): ManifestReplay {
   const records = new Map<string, ManifestRecord>();
   const badLines: number[] = [];
@@ -60,37 +112,48 @@ export function replayManifest(text: string): ManifestReplay {
     if (rec) records.set(rec.key, rec);
     else badLines.push(i + 1);
   });
+  const torn = tail.trim() !== '';
+  if (torn && !tail.startsWith('{"')) badLines.push(lines.length + 1);
   return {
     records,
     goodBytes: Buffer.byteLength(text.slice(0, lastNewline + 1)),
-    torn: tail.trim() !== '',
+    torn,
     badLines,
+    exists: true,
   };
 }
 
+/**
+ * `lines` as a short list for a message: `3, 7, 12`, or the first ten and `… (N lines)` when there are more.
+ */
+export function describeLines(lines: readonly number[]): string {
+  if (lines.length <= 10) return lines.join(', ');
+  return `${lines.slice(0, 10).join(', ')} … (${lines.length} lines)`;
+}
+
 function parseRecord(line: string): ManifestRecord | undefined {
+  let v: unknown;
   try {
-    const v = JSON.parse(line) as Partial<ManifestRecord>;
-    if (
-      typeof v.key !== 'string' ||
-      (v.status !== 'done' && v.status !== 'failed') ||
-      !Array.isArray(v.files)
-    ) {
-      return undefined;
-    }
-    return v as ManifestRecord;
+    v = JSON.parse(line);
   } catch {
     return undefined;
   }
+  const checked = recordSchema.safeParse(v);
+  if (!checked.success) return undefined;
+  const { error, ...rest } = checked.data;
+  const rec: ManifestRecord = rest;
+  if (error) rec.error = { ...error, code: error.code as ErrorCode };
+  return rec;
 }
 
 /** Reads a manifest without taking the lock (for `recpull status`). Missing file → empty replay. */
 export async function readManifest(out: string): Promise<ManifestReplay> {
-  let text = '';
+  let text: string;
   try {
     text = await readFile(manifestPath(out), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, manifestPath(out));
+    return { ...replayManifest(''), exists: false };
   }
   return replayManifest(text);
 }
