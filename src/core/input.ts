@@ -4,7 +4,7 @@
  * that cannot be read is yielded as an error with its line number; the rows after it still come.
  */
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { parse as parseSync } from 'csv-parse/sync';
 import { RecpullError } from './errors.js';
@@ -13,9 +13,22 @@ import { RecpullError } from './errors.js';
 export type InputRow =
   { line: number; fields: Record<string, unknown> } | { line: number; error: RecpullError };
 
-/** Opens `--input`: `-` is standard input. Throws `E_INPUT` for a file that cannot be opened. */
+/** Longest input line, in bytes (1 MiB): a longer one is an unreadable row, skipped without holding it. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+/**
+ * Opens `--input`: `-` is standard input. A FIFO or device is read like a file (`<(...)`, `/dev/stdin`).
+ * Throws `E_INPUT` (exit 2) for a path that is a folder or cannot be opened, naming the path.
+ */
 export async function openInput(spec: string, stdin: Readable = process.stdin): Promise<Readable> {
   if (spec === '-') return stdin;
+  const isFolder = await stat(spec).then(
+    (st) => st.isDirectory(),
+    () => false, // createReadStream reports the reason
+  );
+  if (isFolder) {
+    throw new RecpullError('E_INPUT', `the input list ${spec} is a folder; name a CSV, TSV or NDJSON file`);
+  }
   const stream = createReadStream(spec);
   await new Promise<void>((resolve, reject) => {
     stream.once('open', () => resolve());
@@ -62,10 +75,95 @@ export async function* readInputRows(stream: Readable): AsyncGenerator<InputRow>
   else yield* delimitedRows(rest, (first.split('\n')[0] ?? '').includes('\t') ? '\t' : ',');
 }
 
-async function* ndjsonRows(stream: Readable): AsyncGenerator<InputRow> {
+/** One line of input: its text, or why it cannot be read. `line` is 1-based. */
+type Line = { line: number; text: string } | { line: number; error: string };
+
+/**
+ * Splits a byte stream into lines at `\n`, `\r\n` or a lone `\r` (never at U+2028/U+2029, which may be
+ * part of a value). A line is decoded as strict UTF-8; one that is longer than `MAX_LINE_BYTES`, is not
+ * UTF-8 or holds a NUL byte is reported as an error (its bytes are dropped as they come, so memory stays
+ * bounded), and the lines after it still come.
+ */
+async function* readLines(stream: Readable): AsyncGenerator<Line> {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let parts: Buffer[] = [];
+  let size = 0;
+  let tooLong = false;
   let line = 0;
-  for await (const raw of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
-    line++;
+  let crPending = false; // the previous chunk ended in `\r`: a `\n` starting this one belongs to it
+  function* finish(): Generator<Line> {
+    const bytes = Buffer.concat(parts, size);
+    parts = [];
+    size = 0;
+    if (tooLong) {
+      tooLong = false;
+      yield { line: ++line, error: `longer than ${MAX_LINE_BYTES} bytes (1 MiB); not read` };
+      return;
+    }
+    if (bytes.includes(0)) {
+      yield { line: ++line, error: 'holds NUL bytes (binary data?); not read' };
+      return;
+    }
+    let text: string;
+    try {
+      text = decoder.decode(bytes);
+    } catch {
+      yield { line: ++line, error: 'is not valid UTF-8 text (binary data?); not read' };
+      return;
+    }
+    for (const piece of text.split('\r')) yield { line: ++line, text: piece }; // a lone CR ends a line too
+  }
+  for await (const chunk of stream) {
+    let buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    if (crPending && buf[0] === 0x0a) buf = buf.subarray(1);
+    crPending = false;
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf(0x0a, start);
+      const end = nl === -1 ? buf.length : nl;
+      if (!tooLong) {
+        if (size + (end - start) > MAX_LINE_BYTES + 1) {
+          tooLong = true;
+          parts = [];
+          size = 0;
+        } else if (end > start) {
+          parts.push(buf.subarray(start, end));
+          size += end - start;
+        }
+      }
+      if (nl === -1) break;
+      if (!tooLong && parts.length > 0) trimFinalCr();
+      yield* finish();
+      start = nl + 1;
+    }
+    if (!tooLong && buf.length > 0 && buf[buf.length - 1] === 0x0d) crPending = true;
+  }
+  if (size > 0 || tooLong) {
+    trimFinalCr();
+    yield* finish();
+  }
+  function trimFinalCr() {
+    const last = parts[parts.length - 1];
+    if (last && last[last.length - 1] === 0x0d) {
+      parts[parts.length - 1] = last.subarray(0, last.length - 1);
+      size--;
+    }
+  }
+}
+
+/** Removes ASCII spaces and tabs at both ends; every other character (NBSP, U+2028...) is kept. */
+export function trimAscii(s: string): string {
+  return s.replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
+async function* ndjsonRows(stream: Readable): AsyncGenerator<InputRow> {
+  for await (const read of readLines(stream)) {
+    const line = read.line;
+    if ('error' in read) {
+      yield { line, error: new RecpullError('E_INPUT', `line ${line}: ${read.error}`) };
+      continue;
+    }
+    const raw = read.text;
     const text = (line === 1 ? raw.replace(/^\uFEFF/, '') : raw).trim();
     if (text === '') continue;
     try {
@@ -91,9 +189,22 @@ async function* delimitedRows(stream: Readable, delimiter: string): AsyncGenerat
   let header: string[] | undefined;
   let pending = '';
   let startLine = 0;
-  let line = 0;
-  for await (const raw of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
-    line++;
+  for await (const read of readLines(stream)) {
+    const line = read.line;
+    if ('error' in read) {
+      const at = pending === '' ? line : startLine;
+      pending = '';
+      yield { line: at, error: new RecpullError('E_INPUT', `line ${at}: ${read.error}`) };
+      if (!header) {
+        yield {
+          line: at,
+          error: new RecpullError('E_INPUT', `line ${at}: the header row is unreadable; no row can be read`),
+        };
+        return;
+      }
+      continue;
+    }
+    const raw = read.text;
     const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
     if (pending === '') {
       if (text.trim() === '') continue;
@@ -105,8 +216,7 @@ async function* delimitedRows(stream: Readable, delimiter: string): AsyncGenerat
     pending = '';
     let values: string[];
     try {
-      values =
-        (parseSync(record, { delimiter, trim: true, relax_column_count: true }) as string[][])[0] ?? [];
+      values = parseRecord(record, delimiter);
     } catch (err) {
       yield {
         line: startLine,
@@ -115,7 +225,7 @@ async function* delimitedRows(stream: Readable, delimiter: string): AsyncGenerat
       continue;
     }
     if (!header) {
-      header = values.map((h) => h.trim().toLowerCase());
+      header = values.map((h) => trimAscii(h).toLowerCase());
       continue;
     }
     if (values.length !== header.length) {
@@ -137,17 +247,39 @@ async function* delimitedRows(stream: Readable, delimiter: string): AsyncGenerat
     };
 }
 
-/** A field of a row as a trimmed string, matching the name case-insensitively. */
+/**
+ * Characters csv-parse's `trim` removes besides ASCII space and tab (its list of Unicode white space).
+ * recpull keeps them: an NBSP or U+2028 at the end of an id is part of the id.
+ */
+const KEPT_SPACE = /[\v\f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/g;
+
+/**
+ * Parses one CSV/TSV record with csv-parse, trimming only ASCII space and tab around fields (spaces around
+ * a quoted field included). The other white space csv-parse would trim is swapped for a placeholder that
+ * the record does not contain, then put back in order. Throws csv-parse's error for a malformed record.
+ */
+function parseRecord(record: string, delimiter: string): string[] {
+  const parse = (text: string) =>
+    (parseSync(text, { delimiter, trim: true, relax_column_count: true }) as string[][])[0] ?? [];
+  const kept = record.match(KEPT_SPACE);
+  if (!kept) return parse(record);
+  let marker = 0xe000; // a private-use character absent from the record
+  while (record.includes(String.fromCharCode(marker))) marker++;
+  const m = String.fromCharCode(marker);
+  let i = 0;
+  return parse(record.replace(KEPT_SPACE, m)).map((v) => v.replaceAll(m, () => kept[i++] as string));
+}
+
+/**
+ * A field of a row as a string without ASCII spaces and tabs at its ends (other characters are part of
+ * the value), matching the name case-insensitively; undefined when missing, null or blank.
+ */
 export function field(fields: Record<string, unknown>, ...names: string[]): string | undefined {
   for (const name of names) {
     for (const [k, v] of Object.entries(fields)) {
-      if (
-        k.toLowerCase() === name.toLowerCase() &&
-        v !== undefined &&
-        v !== null &&
-        String(v).trim() !== ''
-      ) {
-        return String(v).trim();
+      if (k.toLowerCase() === name.toLowerCase() && v !== undefined && v !== null) {
+        const text = trimAscii(String(v));
+        if (text !== '') return text;
       }
     }
   }
