@@ -1,25 +1,40 @@
 /**
  * One run per output folder: `<out>/.recpull/lock`, held with proper-lockfile (an mkdir-based lock whose
- * mtime the holder refreshes), plus `<out>/.recpull/lock.pid` naming the holder (`{pid, host}`):
- * - held by a live process on this host → refused at once (`E_LOCKED`, exit 4);
- * - held by a process that no longer exists (killed) → taken over at once;
- * - holder unknown or on another host (a shared folder) → wait up to `STALE_MS` + 1 s for it to go stale.
+ * mtime the holder refreshes), plus `<out>/.recpull/lock.pid` naming the holder (`{pid, host}`).
+ * Staleness is judged by the holder's PID whenever it can be, before the mtime is looked at: a process
+ * whose event loop is blocked (a long synchronous step, a debugger, a suspended laptop) cannot refresh the
+ * mtime, and must not lose its lock for that.
+ * - held by a live process on this host → refused at once (`E_LOCKED`, exit 4), however old the mtime;
+ * - held by a process of this host that no longer exists (killed) → taken over at once;
+ * - holder unknown or on another host (a shared folder) → retried for 5 s, then taken over only when its
+ *   mtime is older than `STALE_MS`, else refused.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { RecpullError } from './errors.js';
 import { stateDir } from './manifest.js';
 
-/** A lock not refreshed for this long (ms) belongs to a dead run. proper-lockfile refreshes it every STALE_MS/4. */
-export const STALE_MS = 4000;
+/**
+ * A lock whose mtime was not refreshed for this long (ms, 10 minutes) is stale — used only when the holder
+ * cannot be checked by PID (another host, or no `lock.pid`). It is also how long the holder's own refresh
+ * may be held up before proper-lockfile reports the lock compromised, so it must outlast any pause of a
+ * live run.
+ */
+export const STALE_MS = 10 * 60_000;
+
+/** How often (ms) the holder refreshes the lock's mtime. */
+export const UPDATE_MS = 10_000;
 
 type Retries = { retries: number; factor: number; minTimeout: number; maxTimeout: number };
 
 /**
- * Takes the lock of `out` (its state folder must exist). Throws `E_LOCKED` when another live run holds it,
- * `E_IO` when the folder cannot be locked. Returns an idempotent release function.
+ * Takes the lock of `out` (its state folder must exist); see the module comment for how a holder is judged.
+ * `onCompromised` is called when the lock is lost while held (its mtime could not be refreshed for
+ * `STALE_MS`, or another process replaced it). Throws `E_LOCKED` when another live run holds it (or a
+ * holder that cannot be checked refreshed it within `STALE_MS`), `E_IO` when the folder cannot be locked.
+ * Returns an idempotent release function.
  */
 export async function acquireLock(
   out: string,
@@ -32,11 +47,17 @@ export async function acquireLock(
     lockfile.lock(dir, {
       lockfilePath: lockPath,
       stale: STALE_MS,
-      update: STALE_MS / 4,
+      update: UPDATE_MS,
       realpath: false,
       retries,
       onCompromised,
     });
+  /** 'alive' / 'dead' for a holder of this host other than us, 'unknown' otherwise. */
+  const holderState = async (): Promise<'alive' | 'dead' | 'unknown'> => {
+    const holder = await readHolder(pidPath);
+    if (!holder || holder.host !== hostname() || holder.pid === process.pid) return 'unknown';
+    return isAlive(holder.pid) ? 'alive' : 'dead';
+  };
   const locked = () =>
     new RecpullError(
       'E_LOCKED',
@@ -44,13 +65,15 @@ export async function acquireLock(
     );
   let release: () => Promise<void>;
   try {
+    // the PID first: proper-lockfile would remove a lock with an old mtime by itself
+    if ((await lockExists(lockPath)) && (await holderState()) === 'alive') throw locked();
     try {
       release = await take(0);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
-      const holder = await readHolder(pidPath);
-      if (holder && holder.host === hostname() && holder.pid !== process.pid) {
-        if (isAlive(holder.pid)) throw locked();
+      const state = await holderState();
+      if (state === 'alive') throw locked();
+      if (state === 'dead') {
         await rm(lockPath, { recursive: true, force: true }); // its run was killed: take over
         release = await take(0);
       } else {
@@ -70,6 +93,15 @@ export async function acquireLock(
     await rm(pidPath, { force: true }).catch(() => {});
     await release().catch(() => {});
   };
+}
+
+async function lockExists(lockPath: string): Promise<boolean> {
+  try {
+    await stat(lockPath);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function readHolder(pidPath: string): Promise<{ pid: number; host: string } | undefined> {
