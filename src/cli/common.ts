@@ -1,50 +1,34 @@
 /**
- * The options every vendor subcommand shares, and the code that turns them into a run: load the profile,
- * build the renderer, run the engine, print where things are. Commands return an exit code; only
- * src/cli/main.ts exits the process.
+ * The options every vendor subcommand shares, and the code that turns them into a run: build the renderer,
+ * run the engine under the process's stop signal (src/cli/main.ts aborts it on SIGINT, SIGTERM, SIGHUP or an
+ * uncaught error), print where things are. Commands return an exit code; only src/cli/main.ts exits.
  */
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { RecpullError } from '../core/errors.js';
 import { now } from '../core/events.js';
 import type { HttpOptions } from '../core/http.js';
 import { runDownloads } from '../core/run.js';
 import type { Source } from '../core/source.js';
 import { createRenderer } from '../render/index.js';
+import type { CommonFlags, CommonProfile } from '../vendors/definition.js';
+import { intIn } from '../vendors/flags.js';
 
-/** Shared by the commands of one invocation: the exit code the entry point will use. */
+export type { CommonFlags };
+export { intIn };
+
+/** Shared by the commands of one invocation and the entry point. */
 export interface CliContext {
+  /** The exit code the entry point will use. */
   exitCode: number;
-}
-
-/** The parsed shared options (commander camel-cases the flags). */
-export interface CommonFlags {
-  config?: string;
-  profile: string;
-  out?: string;
-  concurrency?: number;
-  template?: string;
-  input?: string;
-  dryRun?: boolean;
-  json?: boolean;
-  retries?: number;
-  timeout?: number;
-  force?: boolean;
-  metadata?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
-  progress: boolean;
-}
-
-/** Parses a whole number within [min, max] for commander; throws InvalidArgumentError. */
-export function intIn(min: number, max: number) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value.trim()))
-      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
-    const n = Number(value);
-    if (n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
-    return n;
-  };
+  /**
+   * Aborted by the entry point when the process is asked to stop: the reason is an `Interrupt` (a signal)
+   * or a `RecpullError` (an uncaught error). Long-running commands stop cleanly on it.
+   */
+  stop: AbortSignal;
+  /** Set by a command while it can stop cleanly; the entry point exits at once when it is not set. */
+  stoppable?: boolean;
+  /** What a second Ctrl-C would leave undone (said before exiting at once). */
+  undone?: () => string;
 }
 
 function positiveSeconds(value: string): number {
@@ -60,11 +44,11 @@ export function addProfileOptions(cmd: Command): Command {
     .option('-p, --profile <name>', 'profile within the vendor section', 'default');
 }
 
-/** Adds the shared download options to a vendor subcommand. */
-export function addCommonOptions(cmd: Command): Command {
+/** Adds the shared download options to a vendor subcommand; `concurrency` is the vendor's default `-j`. */
+export function addCommonOptions(cmd: Command, concurrency = 4): Command {
   return addProfileOptions(cmd)
     .option('-o, --out <dir>', "output folder (default: ./recordings, or the profile's `out`)")
-    .option('-j, --concurrency <n>', 'downloads at a time (default 4)', intIn(1, 64))
+    .option('-j, --concurrency <n>', `downloads at a time (default ${concurrency})`, intIn(1, 64))
     .option(
       '--template <template>',
       'output path below --out with {field} placeholders (the fields are listed below)',
@@ -89,37 +73,40 @@ export function addCommonOptions(cmd: Command): Command {
 }
 
 /** HTTP settings from flags and profile. */
-export function httpOptions(
-  flags: CommonFlags,
-  profile: { timeout?: number; tls?: { caFile?: string; insecure?: boolean } },
-): HttpOptions {
+export function httpOptions(flags: CommonFlags, profile: CommonProfile): HttpOptions {
   const timeoutS = flags.timeout ?? profile.timeout ?? 60;
   return {
     timeoutMs: timeoutS * 1000,
     ...(profile.tls?.caFile ? { caFile: profile.tls.caFile } : {}),
     ...(profile.tls?.insecure ? { insecure: true } : {}),
-    userAgent: 'recpull/0.1',
+    userAgent: profile.userAgent ?? 'recpull/0.1',
   };
 }
 
 /** What `runSource` needs besides the source. */
 export interface RunContext {
+  cli: CliContext;
   flags: CommonFlags;
-  profile: { out?: string; concurrency?: number; template?: string; retries?: number };
+  profile: CommonProfile;
   profileName: string;
   warnings: string[];
+  /** The vendor's default `-j`. */
+  defaultConcurrency?: number;
   /** Extra run options from the vendor (not-ready wait...). */
   extra?: { notReadyWaitMs?: number; allowExtraFields?: boolean };
+  /** Notices shown before the run starts. */
+  notices?: string[];
   /** Cleanup after the run (close HTTP pools). */
   cleanup?: () => Promise<void>;
 }
 
 /**
- * Runs a source with the shared flags and returns the exit code. Ctrl-C aborts in-flight items,
- * removes their `.part` files and returns 130 after printing how to resume.
+ * Runs a source with the shared flags and returns the exit code. The process's stop signal interrupts it:
+ * in-flight items are aborted and their `.part` files removed, the source is closed, and 130/143/129 is
+ * returned after saying how to resume.
  */
 export async function runSource(source: Source, ctx: RunContext): Promise<number> {
-  const { flags, profile } = ctx;
+  const { flags, profile, cli } = ctx;
   const renderer = createRenderer({
     json: flags.json === true,
     quiet: flags.quiet === true,
@@ -129,35 +116,37 @@ export async function runSource(source: Source, ctx: RunContext): Promise<number
     stderr: process.stderr,
   });
   for (const w of ctx.warnings) renderer.emit({ type: 'notice', at: now(), level: 'warn', message: w });
+  for (const n of ctx.notices ?? []) renderer.emit({ type: 'notice', at: now(), level: 'info', message: n });
   const out = resolve(flags.out ?? profile.out ?? './recordings');
-  const abort = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    abort.abort();
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const inFlight = new Set<string>();
+  let closing = false;
+  cli.stoppable = true;
+  cli.undone = () =>
+    `${inFlight.size} recording(s) in flight were left undone (the next run removes their .part files and fetches them)` +
+    (closing ? `; ${source.vendor} was still closing its session` : '');
   try {
     const result = await runDownloads(source, {
       out,
       profile: ctx.profileName,
-      concurrency: flags.concurrency ?? profile.concurrency ?? 4,
+      concurrency: flags.concurrency ?? profile.concurrency ?? ctx.defaultConcurrency ?? 4,
       ...((flags.template ?? profile.template)
         ? { template: (flags.template ?? profile.template) as string }
         : {}),
       retries: flags.retries ?? profile.retries ?? 5,
+      retryBaseMs: (profile.retryBase ?? 1) * 1000,
       force: flags.force === true,
       dryRun: flags.dryRun === true,
       metadata: flags.metadata === true,
-      signal: abort.signal,
-      emit: renderer.emit,
+      signal: cli.stop,
+      emit: (event) => {
+        if (event.type === 'item-start') inFlight.add(event.key);
+        else if (event.type === 'item-done' || event.type === 'item-failed') inFlight.delete(event.key);
+        else if (event.type === 'run-end') inFlight.clear();
+        if (cli.stop.aborted) closing = true;
+        renderer.emit(event);
+      },
       allowExtraFields: flags.input !== undefined || ctx.extra?.allowExtraFields === true,
       ...(ctx.extra?.notReadyWaitMs !== undefined ? { notReadyWaitMs: ctx.extra.notReadyWaitMs } : {}),
-      ...(process.env.RECPULL_RETRY_BASE_MS
-        ? { retryBaseMs: Number(process.env.RECPULL_RETRY_BASE_MS) }
-        : {}),
     });
     renderer.stop();
     if (result.fatal) throw result.fatal;
@@ -173,21 +162,7 @@ export async function runSource(source: Source, ctx: RunContext): Promise<number
     renderer.stop();
     throw err;
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    cli.stoppable = false;
     await ctx.cleanup?.();
   }
-}
-
-/** Throws E_USAGE unless exactly one way of choosing recordings was given. */
-export function requireOneSelection(choices: Record<string, boolean>): void {
-  const given = Object.entries(choices).filter(([, v]) => v);
-  if (given.length === 1) return;
-  const names = Object.keys(choices).join(', or ');
-  throw new RecpullError(
-    'E_USAGE',
-    given.length === 0
-      ? `say what to fetch: ${names}`
-      : `choose one of ${given.map(([k]) => k).join(' and ')}`,
-  );
 }

@@ -1,22 +1,27 @@
 /**
- * The entry point: builds the commander program, runs it, prints run-level errors and exits with the
- * code of DESIGN.md "Contracts" (0 ok, 1 item failed, 2 usage/config/input, 3 auth, 4 locked, 130 interrupted).
- * The only place that calls `process.exit`.
+ * The entry point: builds the commander program from the vendor registry, runs it, prints run-level errors
+ * and exits with the code of DESIGN.md "Contracts" (0 ok, 1 item failed, 2 usage/config/input, 3 auth,
+ * 4 locked, 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP). The only place that calls `process.exit`, and the only
+ * place that listens for signals and uncaught errors: the first signal stops the running command cleanly
+ * (its source is closed, its lock released); a second one exits at once after saying what was left undone.
  */
 import { Command, CommanderError } from 'commander';
-import { EXIT, exitCodeFor, RecpullError } from '../core/errors.js';
+import { EXIT, exitCodeFor, Interrupt, RecpullError, STOP_SIGNALS, type StopSignal } from '../core/errors.js';
 import { redact } from '../core/redact.js';
+import { VENDORS, type VendorEntry } from '../vendors/index.js';
 import type { CliContext } from './common.js';
-import { configCommand } from './config.js';
-import { ringcentralCommand } from './ringcentral.js';
-import { demoCommand, sandboxCommand } from './sandbox.js';
-import { statusCommand } from './status.js';
-import { timplusCommand } from './timplus.js';
 
-/** Builds the program (exported for tests). */
-export function buildProgram(ctx: CliContext): Command {
+/**
+ * Builds the program (exported for tests and for programs embedding another registry). Only the vendor
+ * that `argv` names is loaded; the others are listed by name and summary.
+ */
+export async function buildProgram(
+  ctx: CliContext,
+  argv: readonly string[] = [],
+  registry: readonly VendorEntry[] = VENDORS,
+): Promise<Command> {
   const program = new Command('recpull')
-    .description('Bulk-download call recordings, resumably: TIM Plus, RingCentral (more vendors follow).')
+    .description(`Bulk-download call recordings, resumably: ${registry.map((v) => v.name).join(', ')}.`)
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
@@ -31,29 +36,84 @@ Examples:
   recpull config check timplus             show the resolved profile (secrets redacted)
 
 Exit codes: 0 all done or skipped, 1 some recording failed, 2 usage/config/input error,
-3 authentication or permission refused, 4 another run holds the output folder, 130 interrupted.`,
+3 authentication or permission refused, 4 another run holds the output folder,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP).`,
     );
-  program.addCommand(timplusCommand(ctx));
-  program.addCommand(ringcentralCommand(ctx));
+  const named = new Set(argv.slice(2).filter((a) => !a.startsWith('-')));
+  for (const entry of registry) {
+    if (named.has(entry.name)) {
+      const { vendorCommand } = await import('./vendor-command.js');
+      program.addCommand(vendorCommand(ctx, entry, await entry.load()));
+    } else {
+      program.addCommand(new Command(entry.name).description(entry.summary).allowUnknownOption());
+    }
+  }
+  const [{ statusCommand }, { configCommand }, { sandboxCommand, demoCommand }] = await Promise.all([
+    import('./status.js'),
+    import('./config.js'),
+    import('./sandbox.js'),
+  ]);
   program.addCommand(statusCommand(ctx));
-  program.addCommand(configCommand(ctx));
-  program.addCommand(sandboxCommand(ctx));
-  program.addCommand(demoCommand(ctx));
+  program.addCommand(configCommand(ctx, registry));
+  program.addCommand(sandboxCommand(ctx, registry));
+  program.addCommand(demoCommand(ctx, registry));
   return program;
 }
 
-/** Runs the CLI with `argv` (as process.argv) and exits. */
-export async function main(argv: string[]): Promise<never> {
-  const ctx: CliContext = { exitCode: 0 };
-  const program = buildProgram(ctx);
-  for (const sub of program.commands) sub.exitOverride();
+/** Runs the CLI with `argv` (as process.argv) and exits. `registry` defaults to every vendor. */
+export async function main(argv: string[], registry: readonly VendorEntry[] = VENDORS): Promise<never> {
+  const stop = new AbortController();
+  const ctx: CliContext = { exitCode: 0, stop: stop.signal };
+  let finished = false;
+
+  const onSignal = (signal: StopSignal) => {
+    if (!stop.signal.aborted && ctx.stoppable) {
+      stop.abort(new Interrupt(signal));
+      return;
+    }
+    const undone = ctx.stoppable && ctx.undone ? `: ${ctx.undone()}` : '';
+    process.stderr.write(
+      `recpull: ${signal}${stop.signal.aborted ? ' again' : ''}, exiting at once${undone}\n`,
+    );
+    process.exit(STOP_SIGNALS[signal]);
+  };
+  for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[]) process.on(signal, () => onSignal(signal));
+
+  const onUncaught = (err: unknown) => {
+    const text = redact(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.stderr.write(`recpull: internal error: ${text}\n`);
+    process.exitCode = EXIT.ITEM_FAILED;
+    if (!stop.signal.aborted && ctx.stoppable) {
+      stop.abort(
+        new RecpullError('E_INTERNAL', `internal error: ${redact(String((err as Error)?.message ?? err))}`),
+      );
+      // The run closes its source within its deadline; if it cannot, do not hang.
+      setTimeout(() => process.exit(EXIT.ITEM_FAILED), 15_000).unref();
+      return;
+    }
+    process.exit(EXIT.ITEM_FAILED);
+  };
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
+  // The event loop emptied while a command was still pending: something lost a promise. Never exit 0 then.
+  process.on('beforeExit', () => {
+    if (finished) return;
+    process.stderr.write(
+      'recpull: internal error: the run stopped before it finished (nothing left to wait for)\n',
+    );
+    process.exit(EXIT.ITEM_FAILED);
+  });
+
   let code: number;
   try {
+    const program = await buildProgram(ctx, argv, registry);
+    for (const sub of program.commands) sub.exitOverride();
     await program.parseAsync(argv);
     code = ctx.exitCode;
   } catch (err) {
     code = report(err);
   }
+  finished = true;
   await new Promise<void>((r) => process.stdout.write('', () => r()));
   process.exit(code);
 }

@@ -1,126 +1,106 @@
 /**
- * `recpull sandbox` (emulators on 127.0.0.1 until Ctrl-C, with a config that points at them) and
- * `recpull demo` (the same emulators in-process, pulled through the real code path into ./recpull-demo).
+ * `recpull sandbox` (every registered vendor's emulator on 127.0.0.1 until Ctrl-C, with a config that points
+ * at them) and `recpull demo` (the same emulators in-process, each pulled through its real subcommand into
+ * ./recpull-demo). Both read the vendor registry; nothing here names a vendor.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { loadConfig, resolveProfile, type TimplusProfile } from '../config/index.js';
-import { HttpClient } from '../core/http.js';
-import { openInput } from '../core/input.js';
-import { type RingCentralSandbox, startRingCentralSandbox } from '../sandbox/ringcentral.js';
-import { startTimplusSandbox, type TimplusSandbox } from '../sandbox/timplus.js';
-import { TimplusClient } from '../vendors/timplus/client.js';
-import { timplusSource } from '../vendors/timplus/source.js';
-import { type CliContext, type CommonFlags, intIn, runSource } from './common.js';
-import { runRingcentral } from './ringcentral.js';
+import { stringify } from 'yaml';
+import type { RunningEmulator } from '../vendors/definition.js';
+import type { VendorEntry } from '../vendors/index.js';
+import { type CliContext, intIn } from './common.js';
 
 interface Started {
-  timplus: TimplusSandbox;
-  ringcentral: RingCentralSandbox;
+  emulators: { entry: VendorEntry; emulator: RunningEmulator }[];
   dir: string;
   configPath: string;
-  timplusList: string;
+  /** Stops every emulator and removes the temp folder. */
   close(): Promise<void>;
 }
 
-async function startAll(opts: {
-  recordings: number;
-  minBytes: number;
-  maxBytes: number;
-  resetRate: number;
-  port?: number;
-}): Promise<Started> {
-  const timplus = await startTimplusSandbox({
-    recordings: opts.recordings,
-    minBytes: opts.minBytes,
-    maxBytes: opts.maxBytes,
-    faults: { seed: 7, reset: { rate: opts.resetRate } },
-    ...(opts.port ? { port: opts.port, echoPort: opts.port + 1 } : {}),
-  });
-  // Calls in the last day (the default range); Heavy 20 requests per 2 s, so the rate limit shows.
-  const ringcentral = await startRingCentralSandbox({
-    recordings: opts.recordings,
-    minBytes: opts.minBytes,
-    maxBytes: opts.maxBytes,
-    from: new Date(Date.now() - 20 * 3600_000),
-    to: new Date(Date.now() - 20 * 60_000),
-    heavy: { limit: 20, windowS: 2, penaltyS: 60 },
-    faults: { seed: 7, reset: { rate: opts.resetRate } },
-  });
+async function startAll(
+  registry: readonly VendorEntry[],
+  opts: { recordings: number; minBytes: number; maxBytes: number; resetRate: number; port?: number },
+): Promise<Started> {
   const dir = await mkdtemp(join(tmpdir(), 'recpull-sandbox-'));
+  const emulators: Started['emulators'] = [];
+  const close = async () => {
+    await Promise.all(emulators.map((e) => e.emulator.close().catch(() => {})));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    let port = opts.port;
+    for (const entry of registry) {
+      const def = await entry.load();
+      const emulator = await def.startEmulator({ ...opts, dir, ...(port ? { port } : {}) });
+      emulators.push({ entry, emulator });
+      if (port) port += 10;
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
   const configPath = join(dir, 'recpull.config.yaml');
+  const sections = Object.fromEntries(emulators.map((e) => [e.entry.name, { default: e.emulator.profile }]));
   await writeFile(
     configPath,
-    `# recpull sandbox: emulators on 127.0.0.1 (password of the sandbox only)
-timplus:
-  default:
-    url: ${timplus.url}
-    username: ${timplus.username}
-    password: \${RECPULL_SANDBOX_PASSWORD:-${timplus.password}}
-ringcentral:
-  default:
-    server: ${ringcentral.url}
-    mediaServer: ${ringcentral.mediaUrl}
-    clientId: ${ringcentral.clientId}
-    clientSecret: \${RECPULL_SANDBOX_RC_SECRET:-${ringcentral.clientSecret}}
-    jwt: \${RECPULL_SANDBOX_RC_JWT:-${ringcentral.jwt}}
-`,
+    `# recpull sandbox: emulators on 127.0.0.1 (credentials of the sandbox only)\n${stringify(sections)}`,
     { mode: 0o600 },
   );
-  const timplusList = join(dir, 'timplus.csv');
-  await writeFile(
-    timplusList,
-    `datasource,voicelocation,voicefilename\n${timplus.catalogue.map((r) => `${r.datasource},${r.voicelocation},${r.voicefilename}`).join('\n')}\n`,
-  );
-  const close = async () => {
-    await Promise.all([timplus.close(), ringcentral.close()]);
-  };
-  return { timplus, ringcentral, dir, configPath, timplusList, close };
+  return { emulators, dir, configPath, close };
 }
 
-/** `recpull sandbox`: runs the emulators until Ctrl-C and prints a config and list that point at them. */
-export function sandboxCommand(ctx: CliContext): Command {
+/** Resolves when the process is asked to stop (the entry point aborts `ctx.stop`). */
+function untilStopped(ctx: CliContext): Promise<void> {
+  ctx.stoppable = true;
+  if (ctx.stop.aborted) return Promise.resolve();
+  return new Promise((r) => ctx.stop.addEventListener('abort', () => r(), { once: true }));
+}
+
+/** `recpull sandbox`: runs the emulators until Ctrl-C (or SIGTERM) and prints a config that points at them. */
+export function sandboxCommand(ctx: CliContext, registry: readonly VendorEntry[]): Command {
   return new Command('sandbox')
     .description('run the loopback emulators until Ctrl-C and print a config that points at them')
     .option('--port <n>', 'first port to listen on (default: free ports)', intIn(1024, 65000))
     .option('--recordings <n>', 'recordings in each catalogue', intIn(1, 100000), 50)
     .addHelpText(
       'after',
-      '\nExample:\n  recpull sandbox            # then, in another terminal, run the command it prints',
+      '\nExample:\n  recpull sandbox            # then, in another terminal, run a command it prints',
     )
     .action(async (flags: { port?: number; recordings: number }) => {
-      const s = await startAll({
+      const s = await startAll(registry, {
         recordings: flags.recordings,
         minBytes: 16_000,
         maxBytes: 400_000,
         resetRate: 0,
         ...(flags.port ? { port: flags.port } : {}),
       });
-      process.stdout.write(
-        `TIM Plus web server: ${s.timplus.url}  (Echo service: ${s.timplus.echoUrl})\n` +
-          `RingCentral platform: ${s.ringcentral.url}  (media: ${s.ringcentral.mediaUrl})\n` +
-          `config: ${s.configPath}\nlist:   ${s.timplusList}\n\n` +
-          `Try:\n  recpull timplus --config ${s.configPath} -i ${s.timplusList} -o ./sandbox-recordings\n` +
-          `  recpull ringcentral --config ${s.configPath} -o ./sandbox-recordings\n\nCtrl-C stops the sandbox.\n`,
-      );
-      await new Promise<void>((r) => {
-        process.once('SIGINT', () => r());
-        process.once('SIGTERM', () => r());
-      });
-      await s.close();
+      try {
+        const lines = s.emulators.flatMap((e) => e.emulator.banner);
+        const tries = s.emulators.map(
+          (e) =>
+            `  recpull ${[e.entry.name, '--config', s.configPath, ...e.emulator.args, '-o', './sandbox-recordings'].join(' ')}`,
+        );
+        process.stdout.write(
+          `${lines.join('\n')}\nconfig: ${s.configPath}\n\nTry:\n${tries.join('\n')}\n\nCtrl-C stops the sandbox.\n`,
+        );
+        await untilStopped(ctx);
+      } finally {
+        await s.close();
+      }
       ctx.exitCode = 0;
     });
 }
 
-/** `recpull demo`: starts the emulators in-process and pulls a demo list through the real code path. */
-export function demoCommand(ctx: CliContext): Command {
+/** `recpull demo`: starts the emulators in-process and pulls each through its vendor's real subcommand. */
+export function demoCommand(ctx: CliContext, registry: readonly VendorEntry[]): Command {
   return new Command('demo')
     .description('pull recordings from the built-in sandbox, with progress, to see recpull work')
     .option('-o, --out <dir>', 'output folder', './recpull-demo')
     .option('-j, --concurrency <n>', 'downloads at a time', intIn(1, 64), 8)
-    .option('--recordings <n>', 'how many recordings', intIn(1, 10000), 60)
+    .option('--recordings <n>', 'how many recordings of each vendor', intIn(1, 10000), 60)
     .option('--json', 'NDJSON events on stdout')
     .option('--no-progress', 'plain lines instead of the progress bar')
     .option('--force', 'download again what is already there')
@@ -137,56 +117,40 @@ export function demoCommand(ctx: CliContext): Command {
         progress: boolean;
         force?: boolean;
       }) => {
-        const s = await startAll({
+        const s = await startAll(registry, {
           recordings: flags.recordings,
           minBytes: 100_000,
           maxBytes: 2_000_000,
           resetRate: 0.05,
         });
+        const { vendorCommand } = await import('./vendor-command.js');
         try {
-          const loaded = await loadConfig({ configPath: s.configPath });
-          const resolved = await resolveProfile(loaded, 'timplus', 'default');
-          const settings = resolved.settings as TimplusProfile;
-          const common: CommonFlags = {
-            profile: 'default',
-            out: resolve(flags.out),
-            concurrency: flags.concurrency,
-            input: s.timplusList,
-            progress: flags.progress,
-            ...(flags.json ? { json: true } : {}),
-            ...(flags.force ? { force: true } : {}),
-          };
-          const http = new HttpClient({ timeoutMs: 30_000, userAgent: 'recpull/0.1 (demo)' });
-          const client = new TimplusClient(http, {
-            url: settings.url,
-            username: settings.username,
-            password: settings.password as string,
-            profile: 'default',
-            configFile: s.configPath,
-          });
-          if (!flags.json)
-            process.stderr.write(
-              `recpull demo: TIM Plus sandbox at ${s.timplus.url}, ${flags.recordings} recordings (5% of bodies reset mid-way, to show retries)\n`,
-            );
-          ctx.exitCode = await runSource(timplusSource(client, { input: await openInput(s.timplusList) }), {
-            flags: common,
-            profile: settings,
-            profileName: 'default',
-            warnings: resolved.warnings,
-            cleanup: () => http.close(),
-          });
-          if (ctx.exitCode === 130) return;
-          if (!flags.json)
-            process.stderr.write(
-              `recpull demo: RingCentral sandbox at ${s.ringcentral.url}, ${flags.recordings} recordings (Heavy rate limit 20 per 2 s)\n`,
-            );
-          const rc = await resolveProfile(loaded, 'ringcentral', 'default');
-          const { input: _list, ...rcFlags } = common;
-          const rcCode = await runRingcentral(
-            { ...rcFlags, overlap: 15, notReadyWait: 300_000, perPage: 1000 },
-            rc,
-          );
-          if (ctx.exitCode === 0) ctx.exitCode = rcCode;
+          let code = 0;
+          for (const { entry, emulator } of s.emulators) {
+            if (ctx.stop.aborted) break;
+            if (!flags.json)
+              process.stderr.write(
+                `recpull demo: ${entry.name}: ${flags.recordings} recordings, 5% of bodies reset mid-way to show retries\n  ${emulator.banner.join('\n  ')}\n`,
+              );
+            const cmd = vendorCommand(ctx, entry, await entry.load()).exitOverride();
+            const args = [
+              '--config',
+              s.configPath,
+              ...emulator.args,
+              '--out',
+              resolve(flags.out),
+              '-j',
+              String(flags.concurrency),
+              ...(flags.json ? ['--json'] : []),
+              ...(flags.progress ? [] : ['--no-progress']),
+              ...(flags.force ? ['--force'] : []),
+            ];
+            ctx.exitCode = 0;
+            await cmd.parseAsync(args, { from: 'user' });
+            if (code === 0) code = ctx.exitCode;
+            if (ctx.exitCode >= 128) break; // interrupted: stop the demo
+          }
+          ctx.exitCode = code;
         } finally {
           await s.close();
         }

@@ -4,13 +4,6 @@
  * `RecpullError('E_CONFIG')` with the file named in the message.
  */
 export { type LoadedConfig, loadConfig, SEARCH_PLACES, xdgConfigFile } from './load.js';
-export { describeProfile, type ResolvedProfile, resolveProfile } from './profile.js';
-export type {
-  CommonProfile,
-  ProfileSettings,
-  RingcentralProfile,
-  TimplusProfile,
-  TlsSettings,
-  VendorName,
-} from './schema.js';
+export { describeProfile, type ProfileSpec, type ResolvedProfile, resolveProfile } from './profile.js';
+export type { CommonProfile, TlsSettings, VendorName } from './schema.js';
 export { VENDORS } from './schema.js';

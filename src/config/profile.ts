@@ -7,14 +7,7 @@ import type { z } from 'zod';
 import { RecpullError } from '../core/errors.js';
 import { redact, redactDeep, registerSecret } from '../core/redact.js';
 import type { LoadedConfig } from './load.js';
-import {
-  allowedKeys,
-  describeIssue,
-  type ProfileSettings,
-  SECRET_KEYS,
-  SECTION_SCHEMAS,
-  type VendorName,
-} from './schema.js';
+import { allowedKeys, describeIssue } from './schema.js';
 import {
   expandHome,
   hasEnvReference,
@@ -24,13 +17,22 @@ import {
   resolveConfigPath,
 } from './secrets.js';
 
-/** One profile, validated and with its secrets resolved. */
-export interface ResolvedProfile<V extends VendorName = VendorName> {
-  vendor: V;
+/** What `resolveProfile` needs of a vendor (its registry definition has these). */
+export interface ProfileSpec {
+  /** The config section (the vendor's name). */
+  name: string;
+  profileSchema: z.ZodType<unknown>;
+  secretKeys: readonly string[];
+  optionalSecretKeys?: readonly string[];
+}
+
+/** One profile, validated and with its secrets resolved. `S` is the vendor's resolved profile type. */
+export interface ResolvedProfile<S = Record<string, unknown>> {
+  vendor: string;
   profile: string;
   /** The config file it came from. */
   filepath: string;
-  settings: ProfileSettings[V];
+  settings: S;
   /** Human-readable warnings (secrets readable by others); the caller decides how to show them. */
   warnings: string[];
 }
@@ -57,12 +59,13 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-function formatIssues(file: string, vendor: VendorName, profile: string, issues: z.core.$ZodIssue[]): string {
+function formatIssues(file: string, spec: ProfileSpec, profile: string, issues: z.core.$ZodIssue[]): string {
+  const vendor = spec.name;
   const lines: string[] = [];
   for (const issue of issues) {
     const base = [vendor, profile, ...issue.path.map(String)].join('.');
     if (issue.code === 'unrecognized_keys') {
-      const allowed = allowedKeys(vendor, issue.path);
+      const allowed = allowedKeys(spec.profileSchema, issue.path);
       for (const key of issue.keys) {
         const near = allowed.find((k) => editDistance(k, key) <= 2);
         const hint = near ? `did you mean ${near}?` : `expected one of ${allowed.join(', ')}`;
@@ -95,11 +98,12 @@ function formatIssues(file: string, vendor: VendorName, profile: string, issues:
  *   variable); validation failure (`timplus.default.url: expected an http(s) URL`, one line per problem);
  *   unreadable or empty secret file.
  */
-export async function resolveProfile<V extends VendorName>(
+export async function resolveProfile<S = Record<string, unknown>>(
   loaded: LoadedConfig,
-  vendor: V,
+  spec: ProfileSpec,
   profile: string,
-): Promise<ResolvedProfile<V>> {
+): Promise<ResolvedProfile<S>> {
+  const vendor = spec.name;
   const file = loaded.filepath;
   const root = isMapping(loaded.raw) ? loaded.raw : {};
   const section = root[vendor];
@@ -121,22 +125,22 @@ export async function resolveProfile<V extends VendorName>(
     throw new RecpullError('E_CONFIG', `${file}: ${vendor}.${profile}: expected a mapping of settings`);
   }
 
-  const secretKeys = SECRET_KEYS[vendor];
+  const secretKeys = [...spec.secretKeys, ...(spec.optionalSecretKeys ?? [])];
   const literal = secretKeys.filter(
     (k) => typeof rawProfile[k] === 'string' && !hasEnvReference(rawProfile[k]),
   );
   const interpolated = interpolateDeep(rawProfile, `${vendor}.${profile}`, file, process.env);
 
-  const parsed = SECTION_SCHEMAS[vendor].safeParse(interpolated, { reportInput: true });
+  const parsed = spec.profileSchema.safeParse(interpolated, { reportInput: true });
   if (!parsed.success) {
-    throw new RecpullError('E_CONFIG', formatIssues(file, vendor, profile, parsed.error.issues));
+    throw new RecpullError('E_CONFIG', formatIssues(file, spec, profile, parsed.error.issues));
   }
 
   const warnings: string[] = [];
   const literalWarning = await literalSecretWarning(file, literal);
   if (literalWarning) warnings.push(literalWarning);
 
-  const settings: Record<string, unknown> = { ...parsed.data };
+  const settings: Record<string, unknown> = { ...(parsed.data as Record<string, unknown>) };
   for (const key of secretKeys) {
     const fileKey = `${key}File`;
     const secretPath = settings[fileKey];
@@ -146,20 +150,20 @@ export async function resolveProfile<V extends VendorName>(
       if (read.warning) warnings.push(read.warning);
     }
     delete settings[fileKey];
-    registerSecret(settings[key] as string);
+    if (typeof settings[key] === 'string') registerSecret(settings[key]);
   }
   if (typeof settings.out === 'string') settings.out = expandHome(settings.out);
   const tls = settings.tls as { caFile?: string } | undefined;
   if (tls?.caFile !== undefined) settings.tls = { ...tls, caFile: resolveConfigPath(tls.caFile, file) };
 
-  return { vendor, profile, filepath: file, settings: settings as unknown as ProfileSettings[V], warnings };
+  return { vendor, profile, filepath: file, settings: settings as S, warnings };
 }
 
 /**
  * The resolved profile as YAML (`<vendor>: { <profile>: settings }` under a `# file` comment), every secret
  * `***`: for `recpull config check`. Safe to print.
  */
-export function describeProfile(resolved: ResolvedProfile): string {
+export function describeProfile(resolved: ResolvedProfile<unknown>): string {
   const body = stringify({ [resolved.vendor]: { [resolved.profile]: redactDeep(resolved.settings) } });
   return redact(`# ${resolved.filepath}\n${body}`);
 }

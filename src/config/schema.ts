@@ -6,25 +6,15 @@
  */
 import { z } from 'zod';
 import { isTimeZone } from '../core/dates.js';
+import { vendorNames } from '../vendors/index.js';
 
-/** Vendors that have a config section. */
-export const VENDORS = ['timplus', 'ringcentral'] as const;
-/** A vendor that has a config section. */
-export type VendorName = (typeof VENDORS)[number];
+/** The registered vendors' names: the config file's known top-level sections. */
+export const VENDORS: readonly string[] = vendorNames();
+/** A vendor section name. */
+export type VendorName = string;
 
-/** Keys every profile of every vendor may set. Units are noted per key; every key is optional. */
-export interface CommonProfile {
-  /** Output folder (`~` expanded; a relative path is relative to the working directory). */
-  out?: string;
-  /** Downloads in flight at once, 1..64. */
-  concurrency?: number;
-  /** Output path template (see src/core/template.ts). */
-  template?: string;
-  /** Retries per item after the first attempt, 0..20. */
-  retries?: number;
-  /** Request / body-progress timeout in seconds (> 0). */
-  timeout?: number;
-}
+/** Keys every profile of every vendor may set. */
+export type { CommonProfile } from '../vendors/definition.js';
 
 /** TLS options of a vendor connection. */
 export interface TlsSettings {
@@ -34,53 +24,8 @@ export interface TlsSettings {
   insecure?: boolean;
 }
 
-/** A resolved `timplus.<profile>` section. */
-export interface TimplusProfile extends CommonProfile {
-  /** Base URL of the TIM Plus web server, http(s), no credentials in it (e.g. `http://tim.example.com`). */
-  url: string;
-  username: string;
-  /** The password, from `password` (after `${ENV}` interpolation) or read from `passwordFile`. */
-  password: string;
-  /** `User-Agent` header to send instead of recpull's own. */
-  userAgent?: string;
-  tls?: TlsSettings;
-}
-
-/** A resolved `ringcentral.<profile>` section. */
-export interface RingcentralProfile extends CommonProfile {
-  /** Platform API base URL. Default `https://platform.ringcentral.com`. */
-  server: string;
-  /** Media (recording content) base URL. Default `https://media.ringcentral.com`. */
-  mediaServer: string;
-  clientId: string;
-  /** From `clientSecret` or `clientSecretFile`. */
-  clientSecret: string;
-  /** JWT credential, from `jwt` or `jwtFile`. */
-  jwt: string;
-  /** Extension id to read (default: the whole account / the JWT's own extension, decided by the vendor). */
-  extension?: string;
-  /** IANA time zone for date ranges and templates (e.g. `Europe/Paris`). */
-  tz?: string;
-  rateLimit?: {
-    /** The `Heavy` API group: at most `limit` requests per `windowSeconds` seconds. */
-    heavy?: { limit: number; windowSeconds: number };
-  };
-  tls?: TlsSettings;
-}
-
-/** Settings type per vendor. */
-export interface ProfileSettings {
-  timplus: TimplusProfile;
-  ringcentral: RingcentralProfile;
-}
-
-/** Secret keys per vendor, each with its `<key>File` alternative. */
-export const SECRET_KEYS: { readonly [V in VendorName]: readonly string[] } = {
-  timplus: ['password'],
-  ringcentral: ['clientSecret', 'jwt'],
-};
-
-const httpUrl = z
+/** An http(s) URL without credentials in it. */
+export const httpUrl = z
   .string()
   .refine(
     (s) => {
@@ -105,91 +50,73 @@ const httpUrl = z
     { message: 'must not contain credentials (use the username/password keys)' },
   );
 
-const nonEmpty = z.string().min(1, { message: 'must not be empty' });
+/** A non-empty string. */
+export const nonEmpty = z.string().min(1, { message: 'must not be empty' });
 
-const tls = z.strictObject({
+/** `tls: {caFile, insecure}`. */
+export const tls = z.strictObject({
   caFile: nonEmpty.optional(),
   insecure: z.boolean().optional(),
 });
 
-const common = {
+/** The keys every profile may set (see `CommonProfile`), `tls` included. */
+export const commonKeys = {
   out: nonEmpty.optional(),
   concurrency: z.int().min(1).max(64).optional(),
   template: nonEmpty.optional(),
   retries: z.int().min(0).max(20).optional(),
+  retryBase: z.number().positive().max(600).optional(),
   timeout: z.number().positive().optional(),
+  userAgent: nonEmpty.optional(),
+  tls: tls.optional(),
 };
 
-/** Adds "exactly one of `key` / `keyFile`" checks to a profile schema. */
-function exactlyOne(keys: readonly string[]) {
+/** An IANA time zone name (`tz` keys). */
+export const timeZone = z
+  .string()
+  .refine(isTimeZone, { message: 'expected an IANA time zone (e.g. Europe/Paris)' });
+
+/** `{limit, windowSeconds}`: at most `limit` requests per `windowSeconds` seconds (a rate-limit group's cap). */
+export const rateCap = z.strictObject({ limit: z.int().positive(), windowSeconds: z.number().positive() });
+
+/** Adds "exactly one of `key` / `keyFile`" checks (at most one for `optional` keys) to a profile schema. */
+function exactlyOne(keys: readonly string[], optional: readonly string[] = []) {
   return (value: Record<string, unknown>, ctx: z.RefinementCtx): void => {
-    for (const key of keys) {
+    for (const key of [...keys, ...optional]) {
       const has = value[key] !== undefined;
       const hasFile = value[`${key}File`] !== undefined;
       if (has && hasFile) {
         ctx.addIssue({ code: 'custom', path: [key], message: `set either ${key} or ${key}File, not both` });
-      } else if (!has && !hasFile) {
+      } else if (!has && !hasFile && !optional.includes(key)) {
         ctx.addIssue({ code: 'custom', path: [key], message: `missing: set ${key} or ${key}File` });
       }
     }
   };
 }
 
-/** A `timplus.<profile>` section as written (after `${ENV}` interpolation, before `*File` reading). */
-export const timplusSection = z
-  .strictObject({
-    url: httpUrl,
-    username: nonEmpty,
-    password: nonEmpty.optional(),
-    passwordFile: nonEmpty.optional(),
-    userAgent: nonEmpty.optional(),
-    tls: tls.optional(),
-    ...common,
-  })
-  .superRefine(exactlyOne(SECRET_KEYS.timplus));
-
-/** A `ringcentral.<profile>` section as written (after `${ENV}` interpolation, before `*File` reading). */
-export const ringcentralSection = z
-  .strictObject({
-    server: httpUrl.default('https://platform.ringcentral.com'),
-    mediaServer: httpUrl.default('https://media.ringcentral.com'),
-    clientId: nonEmpty,
-    clientSecret: nonEmpty.optional(),
-    clientSecretFile: nonEmpty.optional(),
-    jwt: nonEmpty.optional(),
-    jwtFile: nonEmpty.optional(),
-    extension: z.union([nonEmpty, z.int().nonnegative().transform(String)]).optional(),
-    tz: z
-      .string()
-      .refine(isTimeZone, { message: 'expected an IANA time zone (e.g. Europe/Paris)' })
-      .optional(),
-    rateLimit: z
-      .strictObject({
-        heavy: z
-          .strictObject({
-            limit: z.int().positive(),
-            windowSeconds: z.number().positive(),
-          })
-          .optional(),
-      })
-      .optional(),
-    tls: tls.optional(),
-    ...common,
-  })
-  .superRefine(exactlyOne(SECRET_KEYS.ringcentral));
-
-/** Section schema per vendor. */
-export const SECTION_SCHEMAS = {
-  timplus: timplusSection,
-  ringcentral: ringcentralSection,
-} as const;
-
-/** Section as validated, per vendor (secret keys still optional, `*File` keys still present). */
-export type ParsedSection = { [V in VendorName]: z.output<(typeof SECTION_SCHEMAS)[V]> };
+/**
+ * A vendor's profile schema: its own keys plus `commonKeys`, strict (an unknown key is an error), with
+ * "exactly one of `<secret>` / `<secret>File`" for each of `secretKeys` and "at most one" for each of
+ * `optionalSecretKeys`. Secrets are strings; `<secret>File` names a file holding one.
+ */
+export function profileSchema<T extends z.core.$ZodLooseShape>(
+  shape: T,
+  secretKeys: readonly string[],
+  optionalSecretKeys: readonly string[] = [],
+) {
+  const withFiles: Record<string, z.ZodType> = {};
+  for (const key of [...secretKeys, ...optionalSecretKeys]) {
+    withFiles[key] = nonEmpty.optional();
+    withFiles[`${key}File`] = nonEmpty.optional();
+  }
+  return z
+    .strictObject({ ...shape, ...withFiles, ...commonKeys })
+    .superRefine(exactlyOne(secretKeys, optionalSecretKeys));
+}
 
 /** Allowed keys of each object in the schema, by path without the vendor/profile prefix ('' = profile). */
-export function allowedKeys(vendor: VendorName, path: readonly PropertyKey[]): string[] {
-  let schema: unknown = SECTION_SCHEMAS[vendor];
+export function allowedKeys(profileSchema: unknown, path: readonly PropertyKey[]): string[] {
+  let schema: unknown = profileSchema;
   for (const seg of path) {
     schema = unwrap(schema);
     const shape = (schema as { shape?: Record<string, unknown> }).shape;

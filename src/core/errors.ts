@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'E_IO' // a local file system failure
   | 'E_NO_SPACE' // the output folder's disk (or quota) is full: stops the run
   | 'E_LOCKED' // another run holds the output folder's lock
-  | 'E_ABORTED'; // interrupted (Ctrl-C)
+  | 'E_ABORTED' // interrupted (Ctrl-C)
+  | 'E_INTERNAL'; // a bug in recpull: an error nothing expected
 
 /** What a RecpullError carries besides its code and message. */
 export interface RecpullErrorOptions {
@@ -85,7 +86,8 @@ export function isRecpullError(err: unknown, code?: ErrorCode): err is RecpullEr
 /**
  * Exit codes (DESIGN.md "Contracts"): 0 all done or skipped; 1 some item failed; 2 usage, config or input
  * error (nothing attempted); 3 authentication or permission failure; 4 another run holds the lock;
- * 130 interrupted.
+ * 128 + the signal's number when a signal stopped the run: 129 SIGHUP, 130 interrupted (Ctrl-C, SIGINT),
+ * 143 terminated (SIGTERM).
  */
 export const EXIT = {
   OK: 0,
@@ -93,8 +95,36 @@ export const EXIT = {
   USAGE: 2,
   AUTH: 3,
   LOCKED: 4,
+  HANGUP: 129,
   INTERRUPTED: 130,
+  TERMINATED: 143,
 } as const;
+
+/** The signals that stop a run cleanly, with their exit codes (128 + the signal's number). */
+export const STOP_SIGNALS = {
+  SIGHUP: EXIT.HANGUP,
+  SIGINT: EXIT.INTERRUPTED,
+  SIGTERM: EXIT.TERMINATED,
+} as const;
+
+/** A signal that stops a run cleanly. */
+export type StopSignal = keyof typeof STOP_SIGNALS;
+
+/**
+ * The abort reason of a run stopped by a signal (the CLI aborts the run's signal with it). Any other abort
+ * reason that is a `RecpullError` stops the run as that run-level error (e.g. an uncaught error).
+ */
+export class Interrupt extends Error {
+  constructor(readonly signal: StopSignal) {
+    super(`interrupted by ${signal}`);
+    this.name = 'Interrupt';
+  }
+
+  /** 129, 130 or 143. */
+  get exitCode(): number {
+    return STOP_SIGNALS[this.signal];
+  }
+}
 
 /** The exit code a run-level (not item-level) error maps to. */
 export function exitCodeFor(err: unknown): number {

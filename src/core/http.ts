@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, type Dispatcher, request } from 'undici';
 import { RecpullError } from './errors.js';
 import { redact } from './redact.js';
+import { errorForStatus } from './request-policy.js';
 import { parseRetryAfter } from './retry-timing.js';
 import type { FetchedBody } from './source.js';
 
@@ -178,23 +179,17 @@ export function header(res: HttpResponse, name: string): string | undefined {
 }
 
 /**
- * The generic error of an unexpected status: 5xx → retryable `E_HTTP`; 429 → `E_RATE_LIMIT` with
- * Retry-After; 404 → `E_NOT_FOUND`; others → `E_HTTP`. `what` names the request (no secrets).
+ * The error of an unexpected status, mapped by `errorForStatus` (src/core/request-policy.ts): 401 `E_AUTH`,
+ * 403 `E_PERMISSION`, 404 `E_NOT_FOUND`, 429 `E_RATE_LIMIT` with Retry-After, 408/5xx retryable `E_HTTP`.
+ * `what` names the request (no secrets); `detail` (a body excerpt) is redacted and cut to 300 characters.
  */
-export function statusError(res: HttpResponse, what: string, detail = ''): RecpullError {
+export function statusError(res: HttpResponse, what: string, detail = '', vendorCode?: string): RecpullError {
   const status = res.statusCode;
   const tail = detail ? `: ${redact(detail).slice(0, 300)}` : '';
-  if (status === 429) {
-    const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-    return new RecpullError('E_RATE_LIMIT', `${what}: HTTP 429 Too Many Requests${tail}`, {
-      retryable: true,
-      status,
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-    });
-  }
-  if (status >= 500)
-    return new RecpullError('E_HTTP', `${what}: HTTP ${status}${tail}`, { retryable: true, status });
-  if (status === 404)
-    return new RecpullError('E_NOT_FOUND', `${what}: HTTP 404 Not Found${tail}`, { status });
-  return new RecpullError('E_HTTP', `${what}: HTTP ${status}${tail}`, { status });
+  const retryAfterMs = status === 429 ? parseRetryAfter(res.headers['retry-after']) : undefined;
+  const reason = status === 429 ? ' Too Many Requests' : status === 404 ? ' Not Found' : '';
+  return errorForStatus(status, `${what}: HTTP ${status}${reason}${tail}`, {
+    ...(vendorCode ? { vendorCode } : {}),
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  });
 }

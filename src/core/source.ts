@@ -15,6 +15,10 @@ export type MetaValue = string | number | boolean | null | undefined;
  * - `meta`: the fields the output template may use (vendor fields plus extra input columns).
  * - `line`: 1-based line of the input list it came from, when it came from one.
  * - `record`: the vendor's own record (e.g. a call-log record), written by `--metadata` beside the audio.
+ * - `fieldsAtFetch`: the ref's template fields are only known once it is fetched (`FetchedBody.fields`),
+ *   so the engine does not check the template against it before the request.
+ *
+ * A ref is never changed after it is yielded: what a fetch learns comes back in its `FetchedBody`.
  */
 export interface RecordingRef {
   key: string;
@@ -22,6 +26,7 @@ export interface RecordingRef {
   meta: Record<string, MetaValue>;
   line?: number;
   record?: unknown;
+  fieldsAtFetch?: boolean;
 }
 
 /** Where an earlier attempt stopped, so a vendor that supports `Range` can continue from there. */

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startRingCentralSandbox } from '../../dist/sandbox/ringcentral.js';
+import { startRingCentralSandbox } from '../../dist/sandbox/ringcentral/index.js';
 
 const BIN = fileURLToPath(new URL('../../bin/recpull.js', import.meta.url));
 const { values: argv } = parseArgs({

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startTimplusSandbox } from '../../dist/sandbox/timplus.js';
+import { startTimplusSandbox } from '../../dist/sandbox/timplus/index.js';
 import { printSummary } from './cpuprofile.mjs';
 
 const BIN = fileURLToPath(new URL('../../bin/recpull.js', import.meta.url));

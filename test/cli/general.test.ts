@@ -8,7 +8,7 @@ import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sandboxCertificate } from '../../src/sandbox/server.js';
-import { startTimplusSandbox, type TimplusSandbox } from '../../src/sandbox/timplus.js';
+import { startTimplusSandbox, type TimplusSandbox } from '../../src/sandbox/timplus/index.js';
 import {
   BIN,
   events,
@@ -42,7 +42,7 @@ async function setup(opts: Parameters<typeof startTimplusSandbox>[0] = {}) {
   const dir = await tempDir();
   const config = await writeConfig(
     dir,
-    `timplus:\n  default:\n    url: ${sandbox.url}\n    username: ${sandbox.username}\n    password: ${sandbox.password}\n`,
+    `timplus:\n  default:\n    url: ${sandbox.url}\n    username: ${sandbox.username}\n    password: ${sandbox.password}\n    retryBase: 0.02\n`,
   );
   const list = join(dir, 'calls.csv');
   await writeFile(

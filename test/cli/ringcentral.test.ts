@@ -12,7 +12,7 @@ import {
   type RingCentralSandbox,
   type RingCentralSandboxOptions,
   startRingCentralSandbox,
-} from '../../src/sandbox/ringcentral.js';
+} from '../../src/sandbox/ringcentral/index.js';
 import {
   type CliResult,
   events,
@@ -65,7 +65,7 @@ async function setup(
   };
   const config = await writeConfig(
     dir,
-    `ringcentral:\n  default:\n${Object.entries(settings)
+    `ringcentral:\n  default:\n    retryBase: 0.02\n${Object.entries(settings)
       .map(([k, v]) => `    ${k}: '${v}'\n`)
       .join('')}`,
   );

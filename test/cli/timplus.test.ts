@@ -10,7 +10,7 @@ import {
   type TimplusRecording,
   type TimplusSandbox,
   type TimplusSandboxOptions,
-} from '../../src/sandbox/timplus.js';
+} from '../../src/sandbox/timplus/index.js';
 import { events, manifestLines, runCli, startCli, tempDir, waitFor, writeConfig } from '../helpers/cli.js';
 
 const sandboxes: TimplusSandbox[] = [];
@@ -32,7 +32,7 @@ async function setup(opts: TimplusSandboxOptions = {}, password?: string): Promi
   const dir = await tempDir();
   const config = await writeConfig(
     dir,
-    `timplus:\n  default:\n    url: ${sandbox.url}\n    username: ${sandbox.username}\n    password: "${password ?? sandbox.password}"\n`,
+    `timplus:\n  default:\n    url: ${sandbox.url}\n    username: ${sandbox.username}\n    password: "${password ?? sandbox.password}"\n    retryBase: 0.02\n`,
   );
   const list = join(dir, 'calls.csv');
   await writeFile(list, csv(sandbox.catalogue));

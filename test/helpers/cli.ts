@@ -25,13 +25,12 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-/** Env for the child: no stray config from the real home, fast retries. */
+/** Env for the child: no stray config from the real home. (Fast retries: `retryBase` in the test configs.) */
 export function testEnv(home: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: home,
     XDG_CONFIG_HOME: join(home, '.config'),
-    RECPULL_RETRY_BASE_MS: '20',
     NO_COLOR: '1',
     ...extra,
   };

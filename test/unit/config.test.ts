@@ -2,14 +2,9 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
-import {
-  describeProfile,
-  type LoadedConfig,
-  loadConfig,
-  type RingcentralProfile,
-  resolveProfile,
-  type TimplusProfile,
-} from '../../src/config/index.js';
+import { describeProfile, type LoadedConfig, loadConfig, resolveProfile } from '../../src/config/index.js';
+import ringcentral, { type RingcentralProfile } from '../../src/vendors/ringcentral/definition.js';
+import timplus, { type TimplusProfile } from '../../src/vendors/timplus/definition.js';
 import { RecpullError } from '../../src/core/errors.js';
 import { clearSecrets, redact } from '../../src/core/redact.js';
 
@@ -152,7 +147,7 @@ describe('loadConfig', () => {
 describe('resolveProfile', () => {
   it('names the key path of an unknown key', async () => {
     const loaded = await loadYaml(TIMPLUS.replace(`password: \${TEST_TIM_PW}`, 'pasword: x'));
-    const msg = await configError(() => resolveProfile(loaded, 'timplus', 'default'));
+    const msg = await configError(() => resolveProfile<TimplusProfile>(loaded, timplus, 'default'));
     expect(msg).toContain(loaded.filepath);
     expect(msg).toContain('timplus.default.pasword: unknown key');
     expect(msg).toContain('did you mean password?');
@@ -166,7 +161,7 @@ describe('resolveProfile', () => {
         'username: alice\n    concurrency: 100',
       ),
     );
-    const msg = await configError(() => resolveProfile(loaded, 'timplus', 'default'));
+    const msg = await configError(() => resolveProfile<TimplusProfile>(loaded, timplus, 'default'));
     expect(msg).toContain('timplus.default.url: expected an http(s) URL');
     expect(msg).toContain('timplus.default.concurrency: expected a number <= 64');
   });
@@ -174,21 +169,21 @@ describe('resolveProfile', () => {
   it('requires exactly one of password / passwordFile', async () => {
     const both = await loadYaml(TIMPLUS.replace('username: alice', 'username: alice\n    passwordFile: f'));
     process.env.TEST_TIM_PW = 'x'.repeat(8);
-    expect(await configError(() => resolveProfile(both, 'timplus', 'default'))).toContain(
+    expect(await configError(() => resolveProfile<TimplusProfile>(both, timplus, 'default'))).toContain(
       'timplus.default.password: set either password or passwordFile, not both',
     );
     const none = await loadYaml(TIMPLUS.replace(`password: \${TEST_TIM_PW}`, ''));
-    expect(await configError(() => resolveProfile(none, 'timplus', 'default'))).toContain(
+    expect(await configError(() => resolveProfile<TimplusProfile>(none, timplus, 'default'))).toContain(
       'timplus.default.password: missing',
     );
   });
 
   it('lists existing profiles for an unknown profile; explains a missing vendor section', async () => {
     const loaded = await loadYaml(TIMPLUS);
-    const msg = await configError(() => resolveProfile(loaded, 'timplus', 'site-c'));
+    const msg = await configError(() => resolveProfile<TimplusProfile>(loaded, timplus, 'site-c'));
     expect(msg).toContain('"site-c"');
     expect(msg).toContain('default, site-b');
-    const msg2 = await configError(() => resolveProfile(loaded, 'ringcentral', 'default'));
+    const msg2 = await configError(() => resolveProfile<RingcentralProfile>(loaded, ringcentral, 'default'));
     expect(msg2).toContain('"ringcentral"');
     expect(msg2).toContain('config.example.yaml');
   });
@@ -199,13 +194,13 @@ describe('resolveProfile', () => {
     const loaded = await loadYaml(
       TIMPLUS.replace('http://tim.example.com', `http://\${TEST_TIM_HOST}:\${TEST_TIM_PORT:-8080}/tim`),
     );
-    const r = await resolveProfile(loaded, 'timplus', 'default');
+    const r = await resolveProfile<TimplusProfile>(loaded, timplus, 'default');
     expect(r.settings.password).toBe(CANARY);
     expect(r.settings.url).toBe('http://tim.internal:8080/tim');
     expect(r.warnings).toEqual([]);
 
     delete process.env.TEST_TIM_PW;
-    const msg = await configError(() => resolveProfile(loaded, 'timplus', 'default'));
+    const msg = await configError(() => resolveProfile<TimplusProfile>(loaded, timplus, 'default'));
     expect(msg).toContain(loaded.filepath);
     expect(msg).toContain('timplus.default.password');
     expect(msg).toContain('TEST_TIM_PW');
@@ -214,7 +209,7 @@ describe('resolveProfile', () => {
   it('reads passwordFile relative to the config file, trimming the trailing newline', async () => {
     const loaded = await loadYaml(TIMPLUS, 'conf/config.yaml');
     await write(path.join(tmp, 'conf', 'secrets', 'b.pw'), `${CANARY}\n`);
-    const r = await resolveProfile(loaded, 'timplus', 'site-b');
+    const r = await resolveProfile<TimplusProfile>(loaded, timplus, 'site-b');
     expect(r.settings.password).toBe(CANARY);
     expect(r.settings).not.toHaveProperty('passwordFile');
     expect(r.warnings).toEqual([]);
@@ -223,10 +218,10 @@ describe('resolveProfile', () => {
 
   it('expands ~ in passwordFile; a missing secret file is E_CONFIG', async () => {
     const loaded = await loadYaml(TIMPLUS.replace('secrets/b.pw', '~/b.pw'));
-    const msg = await configError(() => resolveProfile(loaded, 'timplus', 'site-b'));
+    const msg = await configError(() => resolveProfile<TimplusProfile>(loaded, timplus, 'site-b'));
     expect(msg).toContain(path.join(home, 'b.pw'));
     await write(path.join(home, 'b.pw'), CANARY);
-    expect((await resolveProfile(loaded, 'timplus', 'site-b')).settings.password).toBe(CANARY);
+    expect((await resolveProfile<TimplusProfile>(loaded, timplus, 'site-b')).settings.password).toBe(CANARY);
   });
 
   it.skipIf(process.platform === 'win32')(
@@ -234,7 +229,7 @@ describe('resolveProfile', () => {
     async () => {
       const text = TIMPLUS.replace(`\${TEST_TIM_PW}`, CANARY);
       const open = await loadYaml(text, 'open.yaml', 0o644);
-      const r = await resolveProfile(open, 'timplus', 'default');
+      const r = await resolveProfile<TimplusProfile>(open, timplus, 'default');
       expect(r.warnings).toHaveLength(1);
       expect(r.warnings[0]).toContain(open.filepath);
       expect(r.warnings[0]).toContain('literal password');
@@ -242,20 +237,20 @@ describe('resolveProfile', () => {
       expect(r.warnings[0]).not.toContain(CANARY);
 
       const closed = await loadYaml(text, 'closed.yaml', 0o600);
-      expect((await resolveProfile(closed, 'timplus', 'default')).warnings).toEqual([]);
+      expect((await resolveProfile<TimplusProfile>(closed, timplus, 'default')).warnings).toEqual([]);
 
       // An ${ENV} reference in a readable file is fine.
       process.env.TEST_TIM_PW = CANARY;
       const env = await loadYaml(TIMPLUS, 'env.yaml', 0o644);
-      expect((await resolveProfile(env, 'timplus', 'default')).warnings).toEqual([]);
+      expect((await resolveProfile<TimplusProfile>(env, timplus, 'default')).warnings).toEqual([]);
 
       // A readable secret file is not.
       const secret = await write(path.join(tmp, 'secrets', 'b.pw'), CANARY, 0o644);
-      const w = (await resolveProfile(env, 'timplus', 'site-b')).warnings;
+      const w = (await resolveProfile<TimplusProfile>(env, timplus, 'site-b')).warnings;
       expect(w).toHaveLength(1);
       expect(w[0]).toContain(secret);
       await chmod(secret, 0o600);
-      expect((await resolveProfile(env, 'timplus', 'site-b')).warnings).toEqual([]);
+      expect((await resolveProfile<TimplusProfile>(env, timplus, 'site-b')).warnings).toEqual([]);
     },
   );
 
@@ -272,7 +267,7 @@ describe('resolveProfile', () => {
     rateLimit: { heavy: { limit: 10, windowSeconds: 60 } }
     tls: { caFile: ca.pem, insecure: false }
 `);
-    const r = await resolveProfile(loaded, 'ringcentral', 'default');
+    const r = await resolveProfile<RingcentralProfile>(loaded, ringcentral, 'default');
     expectTypeOf(r.settings).toEqualTypeOf<RingcentralProfile>();
     expect(r.settings).toEqual({
       server: 'https://platform.ringcentral.com',
@@ -289,9 +284,9 @@ describe('resolveProfile', () => {
       'ringcentral:\n  default:\n    clientId: a\n    clientSecret: b\n    jwt: c\n    tz: Mars/Base\n',
       'bad.yaml',
     );
-    expect(await configError(() => resolveProfile(bad, 'ringcentral', 'default'))).toContain(
-      'ringcentral.default.tz: expected an IANA time zone',
-    );
+    expect(
+      await configError(() => resolveProfile<RingcentralProfile>(bad, ringcentral, 'default')),
+    ).toContain('ringcentral.default.tz: expected an IANA time zone');
   });
 });
 
@@ -301,7 +296,7 @@ describe('describeProfile', () => {
     const loaded = await loadYaml(
       TIMPLUS.replace('http://tim.example.com', `http://tim.example.com/?k=\${TEST_TIM_PW}`),
     );
-    const r = await resolveProfile(loaded, 'timplus', 'default');
+    const r = await resolveProfile<TimplusProfile>(loaded, timplus, 'default');
     expectTypeOf(r.settings).toEqualTypeOf<TimplusProfile>();
     const text = describeProfile(r);
     expect(text).toContain('timplus:');
@@ -327,10 +322,14 @@ describe('config.example.yaml', () => {
       RECPULL_RC_CLIENT_SECRET: 'sec-1234',
     });
     const loaded = await loadConfig({ configPath: file });
-    expect((await resolveProfile(loaded, 'timplus', 'default')).settings.out).toBe(
+    expect((await resolveProfile<TimplusProfile>(loaded, timplus, 'default')).settings.out).toBe(
       path.join(home, 'recordings', 'timplus'),
     );
-    expect((await resolveProfile(loaded, 'timplus', 'site-b')).settings.username).toBe('recpull');
-    expect((await resolveProfile(loaded, 'ringcentral', 'default')).settings.jwt).toBe('jwt-1234');
+    expect((await resolveProfile<TimplusProfile>(loaded, timplus, 'site-b')).settings.username).toBe(
+      'recpull',
+    );
+    expect((await resolveProfile<RingcentralProfile>(loaded, ringcentral, 'default')).settings.jwt).toBe(
+      'jwt-1234',
+    );
   });
 });

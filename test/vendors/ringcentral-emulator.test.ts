@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RingCentralSandbox, startRingCentralSandbox } from '../../src/sandbox/ringcentral.js';
+import { type RingCentralSandbox, startRingCentralSandbox } from '../../src/sandbox/ringcentral/index.js';
 import { sandboxCertificate } from '../../src/sandbox/server.js';
 import { allowedQueryParams, specErrors } from '../helpers/ringcentral-spec.js';
 

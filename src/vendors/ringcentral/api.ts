@@ -10,11 +10,10 @@
  * Every URL requested comes from the profile (`server`, `mediaServer`) or from the platform's own answers
  * (`contentUri`, `navigation.nextPage.uri`).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { RecpullError, toRecpullError } from '../../core/errors.js';
+import { RecpullError } from '../../core/errors.js';
 import { drain, type HttpClient, type HttpResponse, readText } from '../../core/http.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
-import { retryDelay } from '../../core/retry-timing.js';
+import { withRetries } from '../../core/request-policy.js';
 import type { RcAuth } from './auth.js';
 import { isExpiredToken, parseErrorBody, rcStatusError, readError, retryAfterOf } from './errors.js';
 import { rateObservation } from './rate-headers.js';
@@ -95,34 +94,23 @@ export class RcApi {
    * throws the mapped error (see `rcStatusError`); the caller may inspect `vendorCode` (e.g. CMN-102).
    */
   async getJson<T>(url: URL, opts: GetOptions): Promise<T> {
-    const retries = this.opts.retries ?? 5;
-    for (let attempt = 1; ; attempt++) {
-      let err: RecpullError;
-      try {
+    return withRetries(
+      async () => {
         const res = await this.get(url, opts);
         const text = await readText(res, 64 * 1024 * 1024);
-        if (res.statusCode >= 200 && res.statusCode < 300) {
-          try {
-            return JSON.parse(text) as T;
-          } catch {
-            throw new RecpullError('E_PROTOCOL', `${opts.what}: the answer is not JSON`, { retryable: true });
-          }
+        if (res.statusCode < 200 || res.statusCode >= 300)
+          throw rcStatusError(res, parseErrorBody(text), opts.what);
+        try {
+          return JSON.parse(text) as T;
+        } catch {
+          throw new RecpullError('E_PROTOCOL', `${opts.what}: the answer is not JSON`, { retryable: true });
         }
-        err = rcStatusError(res, parseErrorBody(text), opts.what);
-      } catch (raw) {
-        err = toRecpullError(raw, 'E_NETWORK');
-      }
-      if (!err.retryable || attempt > retries || opts.signal.aborted) throw err;
-      const ms = retryDelay({
-        attempt,
-        baseMs: this.opts.retryBaseMs ?? 1000,
-        ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
-      });
-      try {
-        await sleep(ms, undefined, { signal: opts.signal });
-      } catch {
-        throw new RecpullError('E_ABORTED', 'interrupted');
-      }
-    }
+      },
+      {
+        retries: this.opts.retries ?? 5,
+        signal: opts.signal,
+        ...(this.opts.retryBaseMs !== undefined ? { baseMs: this.opts.retryBaseMs } : {}),
+      },
+    );
   }
 }

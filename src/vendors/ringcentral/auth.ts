@@ -16,12 +16,11 @@
  * Every secret (client secret, `clientId:clientSecret`, JWT, access and refresh tokens) is registered for
  * redaction before it is used; none appears in an error message.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RecpullError } from '../../core/errors.js';
 import { drain, type HttpClient, readText } from '../../core/http.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
 import { registerSecret } from '../../core/redact.js';
-import { retryDelay } from '../../core/retry-timing.js';
+import { withRetries } from '../../core/request-policy.js';
 import { describe, parseErrorBody, type RcErrorInfo, retryAfterOf } from './errors.js';
 import { rateObservation } from './rate-headers.js';
 
@@ -152,44 +151,46 @@ export class RcAuth {
     return this.request({ grant_type: JWT_GRANT, assertion: this.creds.jwt }, signal);
   }
 
-  /** One token request with its retries; stores and returns the access token. */
+  /**
+   * One token request with its retries (the shared policy: 3 retries, backoff capped at 10 s); stores and
+   * returns the access token. A 429 penalises the Auth limiter, whose next slot waits it out.
+   */
   private async request(form: Record<string, string>, signal: AbortSignal | undefined): Promise<string> {
     const grant = form.grant_type === JWT_GRANT ? 'JWT grant' : 'token refresh';
-    let last: RecpullError | undefined;
-    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      const slot = await this.opts.limiter.acquire(signal ? { signal } : {});
-      let res: Awaited<ReturnType<HttpClient['request']>>;
-      try {
-        res = await this.http.request(new URL('/restapi/oauth/token', this.creds.server), {
-          method: 'POST',
-          headers: this.formHeaders(),
-          body: new URLSearchParams(form).toString(),
-          ...(signal ? { signal } : {}),
-        });
-      } catch (err) {
-        slot.release();
-        last = err instanceof RecpullError ? err : new RecpullError('E_NETWORK', String(err));
-        if (!last.retryable) throw last;
-        await this.backoff(attempt, undefined, signal);
-        continue;
-      }
-      slot.release(rateObservation(res));
-      const text = await readText(res, 64 * 1024).catch(() => '');
-      if (res.statusCode === 200) return this.store(text);
-      const info = parseErrorBody(text);
-      if (res.statusCode === 429) {
-        this.opts.limiter.penalize(retryAfterOf(res)); // the next acquire waits it out
-        last = this.failed(grant, res.statusCode, 'E_RATE_LIMIT', info);
-        continue;
-      }
-      if (res.statusCode === 408 || res.statusCode >= 500) {
-        last = this.failed(grant, res.statusCode, 'E_HTTP', info);
-        await this.backoff(attempt, retryAfterOf(res), signal);
-        continue;
-      }
-      throw this.refused(grant, res.statusCode, info.errorCode, describe(info));
-    }
-    throw last ?? new RecpullError('E_AUTH', `RingCentral ${grant} failed`);
+    return withRetries(
+      async () => {
+        const slot = await this.opts.limiter.acquire(signal ? { signal } : {});
+        let res: Awaited<ReturnType<HttpClient['request']>>;
+        try {
+          res = await this.http.request(new URL('/restapi/oauth/token', this.creds.server), {
+            method: 'POST',
+            headers: this.formHeaders(),
+            body: new URLSearchParams(form).toString(),
+            ...(signal ? { signal } : {}),
+          });
+        } catch (err) {
+          slot.release();
+          throw err;
+        }
+        slot.release(rateObservation(res));
+        const text = await readText(res, 64 * 1024).catch(() => '');
+        if (res.statusCode === 200) return this.store(text);
+        const info = parseErrorBody(text);
+        if (res.statusCode === 429) {
+          this.opts.limiter.penalize(retryAfterOf(res)); // the next acquire waits it out
+          throw this.failed(grant, res.statusCode, 'E_RATE_LIMIT', info, 0);
+        }
+        if (res.statusCode === 408 || res.statusCode >= 500)
+          throw this.failed(grant, res.statusCode, 'E_HTTP', info, retryAfterOf(res));
+        throw this.refused(grant, res.statusCode, info.errorCode, describe(info));
+      },
+      {
+        retries: ATTEMPTS - 1,
+        capMs: 10_000,
+        ...(this.opts.retryBaseMs !== undefined ? { baseMs: this.opts.retryBaseMs } : {}),
+        ...(signal ? { signal } : {}),
+      },
+    );
   }
 
   private store(text: string): string {
@@ -241,23 +242,17 @@ export class RcAuth {
     };
   }
 
-  private async backoff(attempt: number, minMs: number | undefined, signal: AbortSignal | undefined) {
-    if (attempt >= ATTEMPTS) return;
-    const ms = Math.max(
-      minMs ?? 0,
-      retryDelay({ attempt, baseMs: this.opts.retryBaseMs ?? 1000, capMs: 10_000 }),
-    );
-    try {
-      await sleep(ms, undefined, signal ? { signal } : {});
-    } catch {
-      throw new RecpullError('E_ABORTED', 'interrupted');
-    }
-  }
-
-  private failed(grant: string, status: number, code: 'E_RATE_LIMIT' | 'E_HTTP', info: RcErrorInfo) {
+  private failed(
+    grant: string,
+    status: number,
+    code: 'E_RATE_LIMIT' | 'E_HTTP',
+    info: RcErrorInfo,
+    retryAfterMs: number | undefined,
+  ) {
     return new RecpullError(code, `RingCentral ${grant}: HTTP ${status} ${describe(info)}`, {
       retryable: true,
       status,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       ...(info.errorCode ? { vendorCode: info.errorCode } : {}),
     });
   }

@@ -15,6 +15,7 @@
 import { RecpullError } from '../../core/errors.js';
 import { type HttpResponse, header, readText } from '../../core/http.js';
 import { redact } from '../../core/redact.js';
+import { errorForStatus } from '../../core/request-policy.js';
 import { parseRetryAfter } from '../../core/retry-timing.js';
 
 /** The useful part of an error body. */
@@ -89,21 +90,9 @@ export function retryAfterOf(res: HttpResponse): number | undefined {
  * 408/5xx → retryable `E_HTTP`; other statuses → `E_HTTP`. RingCentral's code is the `vendorCode`.
  */
 export function rcStatusError(res: HttpResponse, info: RcErrorInfo, what: string): RecpullError {
-  const status = res.statusCode;
-  const vendor = info.errorCode ? { vendorCode: info.errorCode } : {};
-  const text = `${what}: HTTP ${status} ${describe(info)}`;
-  if (status === 401) return new RecpullError('E_AUTH', text, { status, ...vendor });
-  if (status === 403) return new RecpullError('E_PERMISSION', text, { status, ...vendor });
-  if (status === 404) return new RecpullError('E_NOT_FOUND', text, { status, ...vendor });
-  if (status === 429) {
-    const retryAfterMs = retryAfterOf(res);
-    return new RecpullError('E_RATE_LIMIT', text, {
-      status,
-      retryable: true,
-      ...vendor,
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-    });
-  }
-  const retryable = status === 408 || status >= 500;
-  return new RecpullError('E_HTTP', text, { status, retryable, ...vendor });
+  const retryAfterMs = res.statusCode === 429 ? retryAfterOf(res) : undefined;
+  return errorForStatus(res.statusCode, `${what}: HTTP ${res.statusCode} ${describe(info)}`, {
+    ...(info.errorCode ? { vendorCode: info.errorCode } : {}),
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  });
 }

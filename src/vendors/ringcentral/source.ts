@@ -10,8 +10,9 @@
  *   `sessionId` when they are fetched; not in the call log yet, or content 404 CMN-102, is `E_NOT_READY`
  *   (retried by the engine for up to `--not-ready-wait`).
  *
- * A ref resolved at fetch time gets its call-log record's fields (`ref.meta`, `ref.record`) before the body
- * is returned, so the output template and `--metadata` see them.
+ * A ref of an event is resolved at fetch time (`fieldsAtFetch`): its call-log record and the fields it gives
+ * come back in the `FetchedBody` (`record`, `fields`), so the output template and `--metadata` see them;
+ * the ref itself is never changed.
  */
 import type { Readable } from 'node:stream';
 import { RecpullError } from '../../core/errors.js';
@@ -85,7 +86,6 @@ export class RingCentralSource implements Source {
   /** Call-log lookups by session, shared by the recordings of one session (events). */
   private readonly sessions = new Map<string, Promise<CallLogRecord[]>>();
   /** Refs made from call-session events (resolved through the call log when fetched). */
-  private readonly eventRefs = new WeakSet<RecordingRef>();
 
   constructor(private readonly o: RcSourceOptions) {
     const byId = o.selection.kind === 'recordings' || o.selection.kind === 'recording-list';
@@ -144,15 +144,17 @@ export class RingCentralSource implements Source {
   async fetch(ref: RecordingRef, ctx: FetchContext): Promise<FetchedBody> {
     const recordingId = String(ref.meta.recordingId);
     const what = `RingCentral recording ${recordingId}`;
-    if (this.eventRefs.has(ref) && ref.record === undefined) await this.resolve(ref, recordingId, ctx.signal);
-    const record = ref.record as CallLogRecord | undefined;
+    const fromEvents = ref.fieldsAtFetch === true;
+    const learned = fromEvents ? await this.resolve(ref, recordingId, ctx.signal) : undefined;
+    const record = (learned?.record ?? ref.record) as CallLogRecord | undefined;
     if (record === undefined) return this.byId(recordingId, ctx, what);
     const contentUri = recordingsOf(record).find((r) => String(r.id) === recordingId)?.contentUri;
     if (!contentUri) throw new RecpullError('E_PROTOCOL', `${what}: the call-log record has no contentUri`);
     try {
-      return await downloadContent(this.o.api, new URL(contentUri), ctx, what);
+      const body = await downloadContent(this.o.api, new URL(contentUri), ctx, what);
+      return learned ? { ...body, ...learned } : body;
     } catch (err) {
-      throw this.notReady(err, record, this.eventRefs.has(ref));
+      throw this.notReady(err, record, fromEvents);
     }
   }
 
@@ -221,9 +223,7 @@ export class RingCentralSource implements Source {
       for (const r of tracker.add(event.body, row.line, event.accountId)) {
         const account = r.accountId ?? (await this.accountId(signal));
         const meta = eventMeta(r.party, r.sessionId, r.telephonySessionId);
-        const ref: RecordingRef = { ...refFromId(account, r.recordingId, meta), line: r.line };
-        this.eventRefs.add(ref);
-        yield ref;
+        yield { ...refFromId(account, r.recordingId, meta), line: r.line, fieldsAtFetch: true };
       }
     }
     for (const u of tracker.unfinished()) {
@@ -237,8 +237,15 @@ export class RingCentralSource implements Source {
     }
   }
 
-  /** Finds the call-log record of an event's recording; `E_NOT_READY` while the call log lacks it. */
-  private async resolve(ref: RecordingRef, recordingId: string, signal: AbortSignal): Promise<void> {
+  /**
+   * Finds the call-log record of an event's recording and the template fields it gives; `E_NOT_READY` while
+   * the call log lacks it.
+   */
+  private async resolve(
+    ref: RecordingRef,
+    recordingId: string,
+    signal: AbortSignal,
+  ): Promise<{ record: CallLogRecord; fields: Record<string, MetaValue> }> {
     const sessionId = ref.meta.sessionId as string | undefined;
     const telephonySessionId = ref.meta.telephonySessionId as string | undefined;
     const key = sessionId ?? `t:${telephonySessionId}`;
@@ -271,9 +278,8 @@ export class RingCentralSource implements Source {
         { retryable: true },
       );
     }
-    ref.record = record;
     const recording = recordingsOf(record).find((x) => String(x.id) === recordingId)!;
-    Object.assign(ref.meta, metaFromRecord(record, recording, String(ref.meta.accountId), this.o.tz));
+    return { record, fields: metaFromRecord(record, recording, String(ref.meta.accountId), this.o.tz) };
   }
 
   /** The hybrid approach for a recording known by id only. */

@@ -18,6 +18,9 @@ import type { TimplusClient, TimplusRecordingId } from './client.js';
 /** The template fields of a TIM Plus recording. */
 export const TIMPLUS_FIELDS = ['datasource', 'voicelocation', 'voicefilename'] as const;
 
+/** The default output template of TIM Plus recordings. */
+export const TIMPLUS_TEMPLATE = '{vendor}/{datasource}/{voicelocation}/{voicefilename}.{ext}';
+
 /** `timplus:<datasource>:<voicelocation>:<voicefilename>` */
 export function timplusKey(id: TimplusRecordingId): string {
   return `timplus:${id.datasource}:${id.voicelocation}:${id.voicefilename}`;
@@ -31,7 +34,7 @@ export function timplusSource(client: TimplusClient, selection: TimplusSelection
   return {
     vendor: 'timplus',
     fields: TIMPLUS_FIELDS,
-    defaultTemplate: '{vendor}/{datasource}/{voicelocation}/{voicefilename}.{ext}',
+    defaultTemplate: TIMPLUS_TEMPLATE,
     async *refs(): AsyncIterable<RecordingRef | InputRowError> {
       if ('single' in selection) {
         yield toRef(selection.single, {});

@@ -6,10 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import { type CatalogueEntry, contentOf, hash32, sizeFor } from './catalogue.js';
-import { FaultInjector, type FaultPlan } from './faults.js';
-import { verifyBasic, verifyDigest } from './http-auth-server.js';
-import { HTML_ERROR_PAGE, type LoggedRequest, sendBody, startServer } from './server.js';
+import { type CatalogueEntry, contentOf, hash32, sizeFor } from '../catalogue.js';
+import { FaultInjector, type FaultPlan } from '../faults.js';
+import { verifyBasic, verifyDigest } from '../http-auth-server.js';
+import { HTML_ERROR_PAGE, type LoggedRequest, sendBody, startServer } from '../server.js';
 
 /** One recording of the emulated `calls` table. */
 export interface TimplusRecording extends CatalogueEntry {

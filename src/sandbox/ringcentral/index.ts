@@ -9,10 +9,10 @@
  * `ringcentral/` cites the file its protocol facts come from. Imports nothing from `src/vendors`.
  */
 import type http from 'node:http';
-import type { FaultPlan } from './faults.js';
-import { FaultInjector } from './faults.js';
-import { handleCallLog } from './ringcentral/call-log.js';
-import { CallFactory, makeExtensions, type RcCall, type RcCallSpec } from './ringcentral/calls.js';
+import type { FaultPlan } from '../faults.js';
+import { FaultInjector } from '../faults.js';
+import { handleCallLog } from './call-log.js';
+import { CallFactory, makeExtensions, type RcCall, type RcCallSpec } from './calls.js';
 import {
   fail,
   type RcContext,
@@ -20,15 +20,15 @@ import {
   type RcGroupName,
   type RcLoggedRequest,
   type RcStats,
-} from './ringcentral/context.js';
-import { rcErrors } from './ringcentral/errors.js';
-import { handleRevoke, handleToken } from './ringcentral/oauth.js';
-import { type RateLimitConfig, RateLimitGroup } from './ringcentral/rate-limit.js';
-import { handleRecordingContent, handleRecordingMetadata, recordingBytes } from './ringcentral/recordings.js';
-import { TokenStore } from './ringcentral/tokens.js';
-import { type LoopbackServer, startServer } from './server.js';
+} from './context.js';
+import { rcErrors } from './errors.js';
+import { handleRevoke, handleToken } from './oauth.js';
+import { type RateLimitConfig, RateLimitGroup } from './rate-limit.js';
+import { handleRecordingContent, handleRecordingMetadata, recordingBytes } from './recordings.js';
+import { TokenStore } from './tokens.js';
+import { type LoopbackServer, startServer } from '../server.js';
 
-export { RateLimitGroup } from './ringcentral/rate-limit.js';
+export { RateLimitGroup } from './rate-limit.js';
 export type { RateLimitConfig, RcCallSpec, RcGroupName, RcLoggedRequest };
 
 /** Options of {@link startRingCentralSandbox}; every one has a default. */

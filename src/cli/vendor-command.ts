@@ -1,0 +1,104 @@
+/**
+ * One subcommand per registered vendor, built from its definition (src/vendors/definition.ts): its own
+ * options, then the shared ones, help with the template fields and examples, and the action that loads the
+ * profile, lets the vendor build its run, and runs it. Nothing here names a vendor.
+ */
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { loadConfig, resolveProfile } from '../config/index.js';
+import { HttpClient } from '../core/http.js';
+import type {
+  CommonFlags,
+  CommonProfile,
+  VendorCommandHelpers,
+  VendorDefinition,
+} from '../vendors/definition.js';
+import type { VendorEntry } from '../vendors/index.js';
+import { addCommonOptions, addProfileOptions, type CliContext, httpOptions, runSource } from './common.js';
+
+/** `{vendor} {ext} {key}` and the vendor's fields, as the help shows them. */
+export function templateFieldsHelp(def: Pick<VendorDefinition, 'fields'>): string {
+  return ['vendor', ...def.fields, 'ext', 'key'].map((f) => `{${f}}`).join(' ');
+}
+
+/** The subcommand of `entry`, complete (its definition loaded). */
+export function vendorCommand(ctx: CliContext, entry: VendorEntry, def: VendorDefinition): Command {
+  const cmd = new Command(entry.name).description(entry.summary);
+  def.options(cmd);
+  addCommonOptions(cmd, def.defaultConcurrency ?? 4);
+  cmd.addHelpText(
+    'after',
+    `
+${def.help}
+Template fields: ${wrap(templateFieldsHelp(def), 100)}, and the input list's other columns.
+
+Examples:
+${def.examples.map((e) => `  ${e.startsWith('mysql') || e.startsWith('cat') ? e : `recpull ${e}`}`).join('\n')}`,
+  );
+  cmd.action(async (flags: CommonFlags & Record<string, unknown>) => {
+    const loaded = await loadConfig(flags.config ? { configPath: flags.config } : {});
+    const resolved = await resolveProfile<CommonProfile>(loaded, def, flags.profile);
+    const settings = resolved.settings;
+    const http = new HttpClient(httpOptions(flags, settings));
+    try {
+      const built = await def.build({
+        flags,
+        settings,
+        profile: resolved.profile,
+        configFile: resolved.filepath,
+        out: resolve(flags.out ?? settings.out ?? './recordings'),
+        http,
+        retries: flags.retries ?? settings.retries ?? 5,
+        retryBaseMs: (settings.retryBase ?? 1) * 1000,
+      });
+      ctx.exitCode = await runSource(built.source, {
+        cli: ctx,
+        flags,
+        profile: settings,
+        profileName: resolved.profile,
+        warnings: resolved.warnings,
+        ...(def.defaultConcurrency ? { defaultConcurrency: def.defaultConcurrency } : {}),
+        ...(built.notices ? { notices: built.notices } : {}),
+        extra: {
+          ...(built.notReadyWaitMs !== undefined ? { notReadyWaitMs: built.notReadyWaitMs } : {}),
+          ...(built.allowExtraFields ? { allowExtraFields: true } : {}),
+        },
+        cleanup: async () => {
+          await built.cleanup?.();
+        },
+      });
+    } finally {
+      await http.close();
+    }
+  });
+  for (const sub of def.subcommands?.(helpersFor(ctx, def)) ?? []) cmd.addCommand(sub);
+  return cmd;
+}
+
+/** What a vendor's extra subcommands may use. */
+function helpersFor(ctx: CliContext, def: VendorDefinition): VendorCommandHelpers {
+  return {
+    addProfileOptions,
+    async loadProfile<P extends CommonProfile>(flags: { config?: string; profile: string }) {
+      const loaded = await loadConfig(flags.config ? { configPath: flags.config } : {});
+      const r = await resolveProfile<P>(loaded, def, flags.profile);
+      return { settings: r.settings, profile: r.profile, configFile: r.filepath, warnings: r.warnings };
+    },
+    setExitCode(code: number) {
+      ctx.exitCode = code;
+    },
+  };
+}
+
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join('\n');
+}

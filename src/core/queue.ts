@@ -1,0 +1,187 @@
+/**
+ * The queue: at most `concurrency` items at once (p-limit), the source read at most one batch ahead of the
+ * workers, and each item's attempts under the shared retry policy (src/core/request-policy.ts) — retryable
+ * errors with backoff and `Retry-After`, "not ready yet" retried for a time, fatal errors stopping the run.
+ * Every item ends in exactly one of: a `done` manifest line and `item-done`, a `failed` line and
+ * `item-failed`, or nothing because the run was stopped (interrupted or fatal).
+ */
+import pLimit from 'p-limit';
+import { RecpullError, toRecpullError } from './errors.js';
+import { type ErrorInfo, type EventSink, now, type RunCounts } from './events.js';
+import type { Manifest } from './manifest.js';
+import { redact } from './redact.js';
+import { withRetries } from './request-policy.js';
+import { discardPart, type PartState } from './sink.js';
+import type { RecordingRef, Source } from './source.js';
+import { type WriteContext, writeItem } from './write-item.js';
+
+/** Errors that stop the whole run: every other recording would fail the same way. */
+export const FATAL_CODES: ReadonlySet<string> = new Set([
+  'E_AUTH',
+  'E_PERMISSION',
+  'E_CONFIG',
+  'E_USAGE',
+  'E_NO_SPACE',
+]);
+
+const PROGRESS_EVERY_MS = 250;
+
+/** What every item of a run shares. Times in ms. */
+export interface ItemContext {
+  source: Source;
+  write: Omit<WriteContext, 'onProgress'>;
+  manifest: Manifest | undefined;
+  emit: EventSink;
+  counts: RunCounts;
+  retries: number;
+  retryBaseMs?: number;
+  retryCapMs?: number;
+  /** `E_NOT_READY` is retried (beyond `retries`) until this long after the item's first attempt (default 5 min). */
+  notReadyWaitMs?: number;
+  /** Stops the run with a run-level error (the first one wins). */
+  fail(err: RecpullError): void;
+}
+
+/** The error as events and the manifest show it, with secrets redacted. */
+export function errorInfo(err: RecpullError): ErrorInfo {
+  const info = err.toJSON();
+  info.message = redact(info.message);
+  return info;
+}
+
+/** Downloads one recording with its retries and records the outcome (see the module comment). Never throws. */
+export async function runItem(ref: RecordingRef, ctx: ItemContext): Promise<void> {
+  const { emit, write } = ctx;
+  const signal = write.signal;
+  const itemStart = Date.now();
+  const state: PartState = { bytes: 0, resumable: false };
+  let attempts = 0;
+  try {
+    const files = await withRetries(
+      async (attempt) => {
+        attempts = attempt;
+        if (signal.aborted) throw new RecpullError('E_ABORTED', 'interrupted');
+        emit({ type: 'item-start', at: now(), key: ref.key, attempt });
+        const fetched = await ctx.source.fetch(ref, {
+          signal,
+          attempt,
+          ...(state.resumable && state.bytes > 0
+            ? { resume: { offset: state.bytes, ...(state.etag ? { etag: state.etag } : {}) } }
+            : {}),
+        });
+        let lastProgress = 0;
+        return writeItem(ref, fetched, state, {
+          ...write,
+          onProgress: (bytes, total) => {
+            const t = Date.now();
+            if (t - lastProgress < PROGRESS_EVERY_MS) return;
+            lastProgress = t;
+            emit({
+              type: 'item-progress',
+              at: now(),
+              key: ref.key,
+              bytes,
+              ...(total !== undefined ? { total } : {}),
+            });
+          },
+        });
+      },
+      {
+        retries: ctx.retries,
+        signal,
+        ...(ctx.retryBaseMs !== undefined ? { baseMs: ctx.retryBaseMs } : {}),
+        ...(ctx.retryCapMs !== undefined ? { capMs: ctx.retryCapMs } : {}),
+        mayRetry: (err, attempt) =>
+          !FATAL_CODES.has(err.code) &&
+          (attempt <= ctx.retries ||
+            (err.code === 'E_NOT_READY' && Date.now() - itemStart < (ctx.notReadyWaitMs ?? 300_000))),
+        onRetry: (err, attempt, delayMs) => {
+          err.key ??= ref.key;
+          emit({ type: 'item-retry', at: now(), key: ref.key, attempt, delayMs, error: errorInfo(err) });
+        },
+      },
+    );
+    await ctx.manifest?.append({ key: ref.key, status: 'done', files, attempts, at: now() });
+    ctx.counts.done++;
+    ctx.counts.bytes += files.reduce((n, f) => n + f.bytes, 0);
+    emit({ type: 'item-done', at: now(), key: ref.key, files, attempts, ms: Date.now() - itemStart });
+  } catch (raw) {
+    const err = toRecpullError(raw, 'E_IO');
+    err.key ??= ref.key;
+    await discardPart(write.out, state);
+    if (signal.aborted || err.code === 'E_ABORTED') return; // the run is stopping: not this item's failure
+    if (FATAL_CODES.has(err.code)) {
+      ctx.fail(err);
+      return;
+    }
+    if (state.rel) write.paths.release(state.rel, ref.key);
+    await recordFailure(ref, err, Math.max(attempts, 1), ctx);
+  }
+}
+
+/** Counts `ref` as failed: a `failed` manifest line (best effort) and `item-failed`. */
+export async function recordFailure(
+  ref: Pick<RecordingRef, 'key' | 'line'>,
+  err: RecpullError,
+  attempts: number,
+  ctx: Pick<ItemContext, 'manifest' | 'emit' | 'counts'>,
+): Promise<void> {
+  const info = errorInfo(err);
+  await ctx.manifest
+    ?.append({ key: ref.key, status: 'failed', files: [], attempts, error: info, at: now() })
+    .catch(() => {});
+  ctx.counts.failed++;
+  ctx.emit({
+    type: 'item-failed',
+    at: now(),
+    key: ref.key,
+    attempts,
+    error: info,
+    ...(ref.line ? { line: ref.line } : {}),
+  });
+}
+
+/**
+ * Bounded concurrency with read-ahead: `push` starts a task under the limit and resolves once fewer than
+ * `readAhead` tasks are queued or running (or the signal fired), so the caller reads its source at the
+ * workers' pace. Tasks must not throw.
+ */
+export class WorkQueue {
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly inFlight = new Set<Promise<void>>();
+  private wake: (() => void) | undefined;
+
+  constructor(
+    concurrency: number,
+    private readonly readAhead: number,
+    private readonly signal: AbortSignal,
+  ) {
+    this.limit = pLimit(concurrency);
+    signal.addEventListener('abort', () => this.wakeUp(), { once: true });
+  }
+
+  /** Starts `task` under the limit; resolves when there is room for the next one. */
+  async push(task: () => Promise<void>): Promise<void> {
+    const p: Promise<void> = this.limit(task).finally(() => {
+      this.inFlight.delete(p);
+      this.wakeUp();
+    });
+    this.inFlight.add(p);
+    while (this.inFlight.size >= this.readAhead && !this.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  /** Resolves when every task pushed so far has settled. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+}

@@ -1,0 +1,39 @@
+/** Flag checks shared by the vendors' `build` functions. */
+import { InvalidArgumentError } from 'commander';
+import { RecpullError } from '../core/errors.js';
+
+/**
+ * Throws `E_USAGE` unless exactly one way of choosing recordings was given: `choices` maps each way's flag
+ * names (`'--input'`, `'--session-id'`) to whether it was given.
+ */
+export function requireOneSelection(choices: Record<string, boolean>): void {
+  const given = Object.entries(choices).filter(([, v]) => v);
+  if (given.length === 1) return;
+  const names = Object.keys(choices).join(', or ');
+  throw new RecpullError(
+    'E_USAGE',
+    given.length === 0
+      ? `say what to fetch: ${names}`
+      : `choose one of ${given.map(([k]) => k).join(' and ')}`,
+  );
+}
+
+/** Parses a whole number within [min, max] for commander; throws InvalidArgumentError. */
+export function intIn(min: number, max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value.trim()))
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+/** `300`, `300s`, `5m`, `1h`, `1500ms` → ms (a bare number is seconds); throws InvalidArgumentError. */
+export function parseDuration(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(value);
+  if (!m) throw new InvalidArgumentError('expected a duration such as 300, 90s, 5m or 1h');
+  const unit = (m[2] ?? 's').toLowerCase();
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
+  return Math.round(Number(m[1]) * factor);
+}
