@@ -1,0 +1,113 @@
+/**
+ * The CC-Gateway `Source`: one agent session for the whole run (signed in and set busy in `open`, kept
+ * alive by the event poll, signed out in `close`), refs from `--record-id` flags or an input list, and
+ * `fetch` = recordfile through that session.
+ */
+import type { Readable } from 'node:stream';
+import { RecpullError } from '../../core/errors.js';
+import { now } from '../../core/events.js';
+import { readInputRows } from '../../core/input.js';
+import type {
+  FetchContext,
+  FetchedBody,
+  InputRowError,
+  OpenContext,
+  RecordingRef,
+  RunOutcome,
+  Source,
+} from '../../core/source.js';
+import type { G711Law } from '../../formats/g711-wav.js';
+import { downloadRecording } from './download.js';
+import {
+  CC_GATEWAY_FIELDS,
+  CC_GATEWAY_TEMPLATE,
+  type CcRecordId,
+  ccGatewayRef,
+  recordIdFromRow,
+} from './record.js';
+import type { CcGatewaySession } from './session.js';
+
+/**
+ * What to fetch: record paths from flags (`--record-id`, with one `--location-id` and `--filetype` for all),
+ * or an input list of rows (`filetype` is the default for rows without one).
+ */
+export type CcGatewaySelection =
+  | { recordIds: string[]; locationId?: string; filetype?: '1' | '2' }
+  | { input: Readable; filetype?: '1' | '2' };
+
+/** Options of the source. */
+export interface CcGatewaySourceOptions {
+  /** Wrap headerless bodies in a WAV header of this G.711 law (`--raw-format`). */
+  rawFormat?: G711Law;
+  /** Show keep-alive hiccups as notices (`--verbose`). */
+  verbose?: boolean;
+}
+
+/** Builds the source. The session must not be signed in yet: `open` does it. */
+export function ccGatewaySource(
+  session: CcGatewaySession,
+  selection: CcGatewaySelection,
+  opts: CcGatewaySourceOptions = {},
+): Source {
+  let emit: OpenContext['emit'] = () => {};
+  const notice = (level: 'info' | 'warn', message: string) =>
+    emit({ type: 'notice', at: now(), level, message });
+  return {
+    vendor: 'cc-gateway',
+    fields: CC_GATEWAY_FIELDS,
+    defaultTemplate: CC_GATEWAY_TEMPLATE,
+    async open(ctx: OpenContext): Promise<void> {
+      emit = ctx.emit;
+      session.onNotice = (level, message) => {
+        if (level !== 'debug') notice(level, message);
+        else if (opts.verbose) notice('info', message);
+      };
+      await session.signIn(ctx.signal);
+      notice(
+        'info',
+        `signed in to the CC-Gateway as agent ${session.opts.agentId} and set it busy: no call is routed to it during the run`,
+      );
+      session.startKeepAlive((err) => ctx.fail(err));
+    },
+    async *refs(): AsyncIterable<RecordingRef | InputRowError> {
+      if ('recordIds' in selection) {
+        for (const recordId of selection.recordIds) {
+          const id: CcRecordId = { recordId, filetype: selection.filetype ?? '1' };
+          if (selection.locationId !== undefined && selection.locationId !== '')
+            id.locationId = selection.locationId;
+          yield ccGatewayRef(id);
+        }
+        return;
+      }
+      for await (const row of readInputRows(selection.input)) {
+        if ('error' in row) {
+          yield { inputError: row.error, line: row.line };
+          continue;
+        }
+        try {
+          yield ccGatewayRef(recordIdFromRow(row, selection.filetype ?? '1'), row.fields, row.line);
+        } catch (err) {
+          yield { inputError: err as RecpullError, line: row.line };
+        }
+      }
+    },
+    fetch(ref: RecordingRef, ctx: FetchContext): Promise<FetchedBody> {
+      // The ref's record holds the id as selected (a locationId only when one was given).
+      const rec = ref.record as CcRecordId;
+      const id: CcRecordId = {
+        recordId: rec.recordId,
+        filetype: rec.filetype,
+        ...(rec.locationId !== undefined ? { locationId: rec.locationId } : {}),
+      };
+      return downloadRecording(session, id, {
+        signal: ctx.signal,
+        key: ref.key,
+        ...(opts.rawFormat ? { rawFormat: opts.rawFormat } : {}),
+        warn: (message) => notice('warn', message),
+      });
+    },
+    async close(_outcome: RunOutcome, signal: AbortSignal): Promise<void> {
+      await session.close(signal);
+    },
+  };
+}
