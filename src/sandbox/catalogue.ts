@@ -3,6 +3,7 @@
  * depend only on the recording id and the seed, so tests can rebuild the expected file and compare bytes.
  */
 import { createHash } from 'node:crypto';
+import { type BodySource, bufferBody } from './server.js';
 
 /** A seeded 32-bit PRNG (mulberry32); returns floats in [0, 1). */
 export function prng(seed: number): () => number {
@@ -166,16 +167,27 @@ export function sizeFor(id: string, opts: CatalogueOptions = {}): number {
   return min + (hash32(`${opts.seed ?? 1}:size:${id}`) % (max - min + 1));
 }
 
-const cache = new Map<string, Buffer>();
-/** The bytes of a catalogue entry (cached per process: emulators serve the same file many times). */
+/** The bytes of a catalogue entry, built whole (for tests that compare downloads; emulators stream `bodyOf`). */
 export function contentOf(entry: CatalogueEntry, seed = 1): Buffer {
-  const cacheKey = `${seed}:${entry.format}:${entry.id}:${entry.bytes}`;
-  let buf = cache.get(cacheKey);
-  if (!buf) {
-    buf =
-      entry.format === 'mp3' ? makeMp3(entry.id, entry.bytes, seed) : makeWav(entry.id, entry.bytes, seed);
-    if (cache.size > 2000) cache.clear();
-    cache.set(cacheKey, buf);
-  }
-  return buf;
+  return entry.format === 'mp3' ? makeMp3(entry.id, entry.bytes, seed) : makeWav(entry.id, entry.bytes, seed);
+}
+
+/**
+ * The bytes of a catalogue entry as a streamed body (`sendBody`): a WAV is generated as it is sent, from any
+ * offset, never held whole; an MP3 (small in the sandbox) is built first.
+ */
+export function bodyOf(entry: CatalogueEntry, seed = 1): BodySource {
+  if (entry.format === 'mp3') return bufferBody(makeMp3(entry.id, entry.bytes, seed));
+  const length = Math.max(58, Math.floor(entry.bytes));
+  return {
+    length,
+    *chunks(start) {
+      let pos = 0;
+      for (const chunk of wavChunks(entry.id, length, seed)) {
+        const end = pos + chunk.length;
+        if (end > start) yield pos >= start ? chunk : chunk.subarray(start - pos);
+        pos = end;
+      }
+    },
+  };
 }

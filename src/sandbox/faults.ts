@@ -22,14 +22,22 @@ export interface FaultPlan {
   tooMany?: { rate: number; retryAfterS?: number };
   /** Answer 200 with an HTML error page instead of audio. */
   html?: { rate: number };
+  /**
+   * A vendor's own error answers, by name (e.g. `flowControl` for CC-FS's 0300008, `guidInvalid` for
+   * CC-Gateway's 000-003): the injector picks them like the built-in faults, the vendor's emulator answers them.
+   */
+  errors?: Record<string, { rate: number }>;
   /** Apply a chosen fault to the first N requests of a recording only (default 1; Infinity: always). */
   times?: number;
 }
 
-/** The kinds of fault a request can be given. */
-export type Fault = 'reset' | 'truncate' | 'serverError' | 'tooMany' | 'html';
+/** The built-in kinds of fault. */
+export type BuiltinFault = 'reset' | 'truncate' | 'serverError' | 'tooMany' | 'html';
+/** The kinds of fault a request can be given: a built-in one, or the name of a vendor error (`FaultPlan.errors`). */
+export type Fault = BuiltinFault | (string & {});
 
-const ORDER: Fault[] = ['html', 'tooMany', 'serverError', 'reset', 'truncate'];
+const BEFORE: BuiltinFault[] = ['html', 'tooMany', 'serverError'];
+const AFTER: BuiltinFault[] = ['reset', 'truncate'];
 
 /** Counts requests per recording id and decides the fault (if any) for the next one. */
 export class FaultInjector {
@@ -42,8 +50,12 @@ export class FaultInjector {
     this.seen.set(id, n + 1);
     const times = this.plan.times ?? 1;
     if (n >= times) return undefined;
-    for (const fault of ORDER) {
-      const rate = this.plan[fault]?.rate ?? 0;
+    const rates: [Fault, number][] = [
+      ...BEFORE.map((f): [Fault, number] => [f, this.plan[f]?.rate ?? 0]),
+      ...Object.entries(this.plan.errors ?? {}).map(([name, e]): [Fault, number] => [name, e.rate]),
+      ...AFTER.map((f): [Fault, number] => [f, this.plan[f]?.rate ?? 0]),
+    ];
+    for (const [fault, rate] of rates) {
       if (rate > 0 && hash32(`${this.plan.seed ?? 1}:${fault}:${id}`) / 4294967296 < rate) return fault;
     }
     return undefined;

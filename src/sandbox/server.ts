@@ -125,13 +125,33 @@ export const HTML_ERROR_PAGE =
   '<!DOCTYPE html>\n<html><head><title>Error</title></head><body><h1>Session expired</h1><p>Please log in again.</p></body></html>\n';
 
 /**
- * Sends `content` (or the byte range `start`..end of it as a 206) applying the body faults of `fault`:
- * `reset` destroys the socket part-way, `truncate` sends fewer bytes under a matching Content-Length,
- * `html` sends an error page with status 200. Honours `plan.bytesPerSecond` and `plan.latencyMs`.
+ * A body an emulator serves without holding it: its length in bytes and its bytes from an offset, in
+ * chunks (a 500 MB recording is generated as it is sent).
+ */
+export interface BodySource {
+  length: number;
+  chunks(start: number): Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+}
+
+/** A body held in memory, as a `BodySource`. */
+export function bufferBody(content: Buffer): BodySource {
+  return {
+    length: content.length,
+    *chunks(start) {
+      for (let off = start; off < content.length; off += 64 * 1024)
+        yield content.subarray(off, off + 64 * 1024);
+    },
+  };
+}
+
+/**
+ * Sends `content` (or the bytes from `start` as a 206) applying the body faults of `fault`: `reset` destroys
+ * the socket part-way, `truncate` sends fewer bytes under a matching Content-Length, `html` sends an error
+ * page with status 200. Honours `plan.bytesPerSecond` and `plan.latencyMs`. `content` is streamed.
  */
 export async function sendBody(
   res: http.ServerResponse,
-  content: Buffer,
+  content: Buffer | BodySource,
   contentType: string,
   plan: FaultPlan,
   fault: Fault | undefined,
@@ -147,32 +167,40 @@ export async function sendBody(
     res.end(HTML_ERROR_PAGE);
     return;
   }
-  let body = start > 0 ? content.subarray(start) : content;
-  if (fault === 'truncate') body = body.subarray(0, plan.truncate?.keepBytes ?? Math.floor(body.length / 2));
+  const source = Buffer.isBuffer(content) ? bufferBody(content) : content;
+  const whole = source.length - start;
+  const length =
+    fault === 'truncate' ? Math.min(whole, plan.truncate?.keepBytes ?? Math.floor(whole / 2)) : whole;
   const headers: http.OutgoingHttpHeaders = {
     'content-type': contentType,
-    'content-length': body.length,
+    'content-length': length,
     ...extraHeaders,
   };
-  if (start > 0) headers['content-range'] = `bytes ${start}-${content.length - 1}/${content.length}`;
+  if (start > 0) headers['content-range'] = `bytes ${start}-${source.length - 1}/${source.length}`;
   res.writeHead(start > 0 ? 206 : 200, headers);
   const resetAt =
-    fault === 'reset' ? (plan.reset?.afterBytes ?? Math.floor(body.length / 2)) : Number.POSITIVE_INFINITY;
-  const chunk = 16 * 1024;
+    fault === 'reset' ? (plan.reset?.afterBytes ?? Math.floor(length / 2)) : Number.POSITIVE_INFINITY;
   const rate = plan.bytesPerSecond ?? 0;
-  for (let off = 0; off < body.length; off += chunk) {
-    const end = Math.min(off + chunk, body.length, resetAt);
-    if (end > off) {
-      const ok = res.write(body.subarray(off, end));
-      if (!ok) await new Promise((r) => res.once('drain', r));
+  let sent = 0;
+  for await (const chunk of source.chunks(start)) {
+    // 16 KiB pieces, so throttling and resets land where they would on a real wire.
+    for (let off = 0; off < chunk.length; off += 16 * 1024) {
+      const end = Math.min(chunk.length, off + 16 * 1024, off + length - sent, off + resetAt - sent);
+      if (end > off) {
+        const ok = res.write(chunk.subarray(off, end));
+        if (!ok) await new Promise((r) => res.once('drain', r));
+        sent += end - off;
+      }
+      if (sent >= resetAt) {
+        await sleep(20); // let the bytes reach the client before the reset
+        res.socket?.resetAndDestroy();
+        return;
+      }
+      if (rate > 0 && end > off) await sleep(((end - off) / rate) * 1000);
+      if (res.destroyed) return;
+      if (sent >= length) break;
     }
-    if (end >= resetAt) {
-      await sleep(20); // let the bytes reach the client before the reset
-      res.socket?.resetAndDestroy();
-      return;
-    }
-    if (rate > 0) await sleep(((end - off) / rate) * 1000);
-    if (res.destroyed) return;
+    if (sent >= length) break;
   }
   res.end();
 }

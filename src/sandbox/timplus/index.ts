@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import { type CatalogueEntry, contentOf, hash32, sizeFor } from '../catalogue.js';
+import { bodyOf, type CatalogueEntry, contentOf, hash32, sizeFor } from '../catalogue.js';
 import { FaultInjector, type FaultPlan } from '../faults.js';
 import { verifyBasic, verifyDigest } from '../http-auth-server.js';
 import { HTML_ERROR_PAGE, type LoggedRequest, sendBody, startServer } from '../server.js';
@@ -162,7 +162,7 @@ export async function startTimplusSandbox(opts: TimplusSandboxOptions = {}): Pro
         res.writeHead(status, headers);
         return res.end(`Error ${status}`);
       }
-      await sendBody(res, contentOf(t.rec, seed), 'audio/wav', faults.plan, fault);
+      await sendBody(res, bodyOf(t.rec, seed), 'audio/wav', faults.plan, fault);
     },
     log,
     { ...(opts.tls ? { tls: true } : {}), ...(opts.echoPort ? { port: opts.echoPort } : {}) },
