@@ -263,13 +263,14 @@ describe('CC-Gateway session and source against the emulator', () => {
   });
 
   it('Ctrl-C mid-run signs out and leaves no password or GUID in events, manifest or metadata', async () => {
-    await start({ recordings: 10, guidIntervalMs: 100, faults: { latencyMs: 30 } });
+    await start({ recordings: 20, guidIntervalMs: 30, faults: { latencyMs: 30 } });
     const ctrlC = new AbortController();
+    // Ctrl-C once 3 items are done and the GUID has rotated at least once (so rotated GUIDs are checked too).
     const r = await run(undefined, {
       signal: ctrlC.signal,
       onEvent: (e, events) => {
-        if (e.type === 'item-done' && events.filter((x) => x.type === 'item-done').length === 3)
-          ctrlC.abort();
+        const dones = events.filter((x) => x.type === 'item-done').length;
+        if (e.type === 'item-done' && dones >= 3 && gw!.guidsIssued.length > 1) ctrlC.abort();
       },
     });
     expect(r.interrupted).toBe(true);
