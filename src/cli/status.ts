@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { describeLines, readManifest } from '../core/manifest.js';
-import { formatBytes } from '../render/format.js';
+import { escapeControls, formatBytes } from '../render/format.js';
 import type { CliContext } from './common.js';
 
 /** `recpull status [DIR]`: summarises a manifest; exit 1 when some recording's last line is `failed`. */
@@ -40,18 +40,18 @@ export function statusCommand(ctx: CliContext): Command {
           `${JSON.stringify({ out, done, failed: failed.length, bytes, failures: failed, unreadableLines: replay.badLines, tornLastLine: replay.torn })}\n`,
         );
       } else if (!replay.exists || (replay.records.size === 0 && replay.badLines.length === 0)) {
-        process.stdout.write(`${out}: no manifest yet (nothing downloaded there)\n`);
+        process.stdout.write(`${escapeControls(out)}: no manifest yet (nothing downloaded there)\n`);
       } else {
-        process.stdout.write(
-          `${out}\n  done:   ${done} (${formatBytes(bytes)})\n  failed: ${failed.length}\n`,
-        );
+        // keys, codes and messages come from input lists and servers: one escaped value, one line
+        const line = (text: string) => process.stdout.write(`${escapeControls(text)}\n`);
+        line(out);
+        line(`  done:   ${done} (${formatBytes(bytes)})`);
+        line(`  failed: ${failed.length}`);
         const byCode = new Map<string, number>();
         for (const f of failed) byCode.set(f.code, (byCode.get(f.code) ?? 0) + 1);
-        for (const [code, n] of byCode) process.stdout.write(`    ${code}: ${n}\n`);
+        for (const [code, n] of byCode) line(`    ${code}: ${n}`);
         for (const f of failed.slice(0, 20))
-          process.stdout.write(
-            `  ${f.key}: ${f.code}${f.vendorCode ? ` [${f.vendorCode}]` : ''} ${f.message}\n`,
-          );
+          line(`  ${f.key}: ${f.code}${f.vendorCode ? ` [${f.vendorCode}]` : ''} ${f.message}`);
         if (failed.length > 20)
           process.stdout.write(`  … ${failed.length - 20} more (recpull status --json)\n`);
         if (replay.badLines.length > 0)

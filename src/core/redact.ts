@@ -15,6 +15,13 @@ export const REDACTED = '***';
 /** Values shorter than this are ignored: redacting `abc` everywhere would mangle ordinary text. */
 export const MIN_SECRET_LENGTH = 4;
 
+/**
+ * Secrets shorter than this (6 characters) cannot be redacted safely: their text is common enough to be
+ * replaced inside ordinary words, and what is left around `***` may give them away. `registerSecret()`
+ * records a warning for them (`shortSecretWarnings()`); 4 and 5 characters are still redacted.
+ */
+export const SAFE_SECRET_LENGTH = 6;
+
 /** Query parameter values at least this long are registered on their own when a URL is registered. */
 const MIN_QUERY_VALUE_LENGTH = 16;
 
@@ -33,6 +40,8 @@ const secrets = new Set<string>();
 const buckets = new Map<number, string[]>();
 /** The transient subset, oldest first (a Set keeps insertion order). */
 const transient = new Set<string>();
+/** Warnings about short secrets, in the order they were registered, without repeats. */
+const shortWarnings: string[] = [];
 
 function keyAt(text: string, i: number): number {
   return (
@@ -69,7 +78,7 @@ function remove(value: string): void {
 
 /**
  * Registers a secret (password, client secret, JWT, access token, GUID, token-bearing URL) so that
- * `redact()` hides it from now on. Values shorter than 4 characters are ignored.
+ * `redact()` hides it from now on. Values shorter than 4 characters are not redacted (and warned about).
  *
  * Also registers the forms the value is likely to appear in: URL-encoded (`encodeURIComponent` and
  * form encoding), base64 and base64url; for a value that parses as an absolute URL with a query string,
@@ -79,9 +88,22 @@ function remove(value: string): void {
  *
  * `transient: true` is for secrets minted per download (TIM Plus token URLs): only the newest
  * `TRANSIENT_MAX` forms are kept, so a run of a million recordings does not grow the registry without bound.
+ *
+ * @returns for a (non-transient) secret of 1 to 5 characters, a warning that it cannot be redacted safely
+ *   (also kept for `shortSecretWarnings()`, which the CLI prints once the config is loaded); else undefined.
+ *   The warning never holds the secret.
  */
-export function registerSecret(value: string, options: { transient?: boolean } = {}): void {
-  if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH) return;
+export function registerSecret(value: string, options: { transient?: boolean } = {}): string | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  let warning: string | undefined;
+  if (value.length < SAFE_SECRET_LENGTH && options.transient !== true) {
+    warning =
+      value.length < MIN_SECRET_LENGTH
+        ? `a secret of ${value.length} character(s) cannot be redacted safely: it is too short to be hidden in output at all; use a longer one`
+        : `a secret of ${value.length} characters cannot be redacted safely: it is replaced by *** wherever it appears, even inside ordinary words; use one of ${SAFE_SECRET_LENGTH} characters or more`;
+    if (!shortWarnings.includes(warning)) shortWarnings.push(warning);
+  }
+  if (value.length < MIN_SECRET_LENGTH) return warning;
   const t = options.transient === true;
   add(value, t);
   add(encodeURIComponent(value), t);
@@ -106,6 +128,15 @@ export function registerSecret(value: string, options: { transient?: boolean } =
       }
     }
   }
+  return warning;
+}
+
+/**
+ * The warnings `registerSecret()` recorded for secrets shorter than `SAFE_SECRET_LENGTH` (each message at
+ * most once, none holding a secret). The CLI prints them as warnings after loading the config.
+ */
+export function shortSecretWarnings(): string[] {
+  return [...shortWarnings];
 }
 
 function decodeURIComponentSafe(value: string): string {
@@ -193,4 +224,5 @@ export function clearSecrets(): void {
   secrets.clear();
   buckets.clear();
   transient.clear();
+  shortWarnings.length = 0;
 }

@@ -12,8 +12,13 @@ export const MAX_SEGMENT_BYTES = 200;
 
 const FIELD = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
-// control characters are what this removes
-const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f<>:"/\\|?*]/g;
+/**
+ * Replaced by `_` in every segment: C0/C1 controls and DEL, the bidi controls (U+061C, U+200E/F,
+ * U+202A–U+202E, U+2066–U+2069: `a\u202Egnp.exe` would show as `aexe.png`), the line/paragraph
+ * separators U+2028/U+2029, and the characters Windows forbids in names.
+ */
+const UNSAFE_CHARS =
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029<>:"/\\|?*]/g;
 
 /** The field names a template uses, in order of appearance. */
 export function templateFields(template: string): string[] {
@@ -69,14 +74,15 @@ export function truncateBytes(s: string, maxBytes: number): string {
 
 /**
  * Renders a template for one recording. Values are sanitised as whole segments (a `/` inside a value
- * never makes a folder). A field the recording lacks throws `E_TEMPLATE` (not retryable).
+ * never makes a folder). Fields are `fields`' own properties only. A field the recording lacks throws
+ * `E_TEMPLATE` (not retryable).
  * Returns a relative POSIX path.
  */
 export function renderTemplate(template: string, fields: Record<string, MetaValue>): string {
   const segments = template.split('/').filter((s) => s !== '' && s !== '.');
   const rendered = segments.map((segment) => {
     const text = segment.replace(FIELD, (_m, name: string) => {
-      const v = fields[name];
+      const v = Object.hasOwn(fields, name) ? fields[name] : undefined; // `{constructor}` is not a field
       if (v === undefined || v === null || v === '') {
         throw new RecpullError(
           'E_TEMPLATE',

@@ -30,3 +30,27 @@ export function summaryLine(
   const rate = ms > 0 ? ` (${formatBytes(Math.round((c.bytes * 1000) / ms))}/s)` : '';
   return `${c.done} done, ${c.skipped} skipped, ${c.failed} failed, ${formatBytes(c.bytes)} in ${formatDuration(ms)}${rate}`;
 }
+
+/**
+ * Characters that must not reach a terminal or a log raw: C0 controls (newline, CR, ESC...), DEL, C1
+ * controls, the bidi controls (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069) and the line/paragraph
+ * separators U+2028/U+2029. A key or an error message from an input list or a server may hold any of them.
+ */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+
+/**
+ * `s` with every character of `CONTROLS` shown as an escape: `\n`, `\r`, `\t`, `\xHH` below U+0100,
+ * `\uHHHH` above. Applied to every value a renderer or `recpull status` prints, so one value is one piece
+ * of one line (a multi-line key cannot fake a summary line, ESC cannot move the cursor).
+ */
+export function escapeControls(s: string): string {
+  return s.replace(CONTROLS, (ch) => {
+    if (ch === '\n') return '\\n';
+    if (ch === '\r') return '\\r';
+    if (ch === '\t') return '\\t';
+    const code = ch.charCodeAt(0);
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}

@@ -3,7 +3,7 @@
  * bar; otherwise plain lines (one per finished item, a summary every 10 s: nothing that floods cron mail).
  * Every renderer implements `EventHandlers`, so a new event type is a compile error until handled.
  */
-import { dispatch, type EventHandlers, type EventSink } from '../core/events.js';
+import { dispatch, type EventHandlers, type EventSink, type RunEvent } from '../core/events.js';
 import { redact } from '../core/redact.js';
 import { jsonHandlers } from './json.js';
 import { plainHandlers } from './plain.js';
@@ -26,14 +26,40 @@ export interface Renderer {
   stop(): void;
 }
 
-/** Picks the renderer for the options and the terminal. */
+/**
+ * Properties whose values are the events' fixed vocabulary (event type, skip reason, notice level, error
+ * code) or times: never passed through `redact()`, so a secret that happens to be `type` or `E_HTTP`
+ * cannot break the shape of the output.
+ */
+const VOCABULARY = new Set(['type', 'reason', 'level', 'code', 'at']);
+
+/**
+ * A copy of `value` with `redact()` applied to every string value, at any depth, except the values of
+ * `VOCABULARY` properties. Property names are never touched.
+ */
+export function redactEvent<T>(value: T, key?: string): T {
+  if (typeof value === 'string')
+    return (key !== undefined && VOCABULARY.has(key) ? value : redact(value)) as T;
+  if (Array.isArray(value)) return value.map((v) => redactEvent(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = redactEvent(v, k);
+    return out as T;
+  }
+  return value;
+}
+
+/**
+ * Picks the renderer for the options and the terminal. Every event is redacted value by value
+ * (`redactEvent`) before any renderer sees it; the renderers escape control characters in what they print.
+ */
 export function createRenderer(opts: RenderOptions): Renderer {
   let handlers: EventHandlers & { stop?: () => void };
-  if (opts.json) handlers = jsonHandlers((line) => opts.stdout.write(`${redact(line)}\n`));
+  if (opts.json) handlers = jsonHandlers((line) => opts.stdout.write(`${line}\n`));
   else if (opts.progress && opts.stderr.isTTY && !opts.quiet) handlers = progressHandlers(opts);
-  else handlers = plainHandlers(opts, (line) => opts.stderr.write(`${redact(line)}\n`));
+  else handlers = plainHandlers(opts, (line) => opts.stderr.write(`${line}\n`));
   return {
-    emit: (event) => dispatch(handlers, event),
+    emit: (event) => dispatch(handlers, redactEvent<RunEvent>(event)),
     stop: () => handlers.stop?.(),
   };
 }

@@ -4,16 +4,20 @@
  * `--verbose` adds retries and attempts.
  */
 import type { EventHandlers } from '../core/events.js';
-import { formatBytes, formatDuration, summaryLine } from './format.js';
+import { escapeControls, formatBytes, formatDuration, summaryLine } from './format.js';
 import type { RenderOptions } from './index.js';
 
 const SUMMARY_EVERY_MS = 10_000;
 
-/** Handlers for plain lines through `write`, plus `stop()`. */
+/**
+ * Handlers for plain lines through `write` (one call per line, without its newline), plus `stop()`.
+ * Control and bidi characters of values are escaped (`escapeControls`): each call is exactly one line.
+ */
 export function plainHandlers(
   opts: Pick<RenderOptions, 'quiet' | 'verbose'>,
-  write: (line: string) => void,
+  writeLine: (line: string) => void,
 ): EventHandlers & { stop: () => void } {
+  const write = (line: string) => writeLine(escapeControls(line));
   const counts = { done: 0, skipped: 0, failed: 0, bytes: 0 };
   let started = Date.now();
   let lastSummary = Date.now();

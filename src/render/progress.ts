@@ -4,7 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { EventHandlers } from '../core/events.js';
-import { formatBytes, formatDuration, summaryLine } from './format.js';
+import { escapeControls, formatBytes, formatDuration, summaryLine } from './format.js';
 import type { RenderOptions } from './index.js';
 
 /** Handlers that drive a cli-progress MultiBar on `opts.stderr`, plus `stop()` to restore the terminal. */
@@ -24,6 +24,8 @@ export function progressHandlers(
     },
     cliProgress.Presets.shades_classic,
   );
+  /** Logs one line above the bars, its values' control characters escaped. */
+  const log = (line: string) => multi.log(`${escapeControls(line)}\n`);
   let overall: cliProgress.SingleBar | undefined;
   const active = new Map<string, cliProgress.SingleBar>();
   const counts = { done: 0, skipped: 0, failed: 0, bytes: 0 };
@@ -44,11 +46,14 @@ export function progressHandlers(
       active.delete(key);
     }
   };
-  const short = (key: string) => (key.length > 48 ? `…${key.slice(-47)}` : key);
+  const short = (rawKey: string) => {
+    const key = escapeControls(rawKey);
+    return key.length > 48 ? `…${key.slice(-47)}` : key;
+  };
   return {
     'run-start': (e) => {
       started = Date.parse(e.at);
-      multi.log(`recpull ${e.vendor} (profile ${e.profile}) → ${e.out}\n`);
+      log(`recpull ${e.vendor} (profile ${e.profile}) → ${e.out}`);
       overall = multi.create(1, 0, { label: label() });
     },
     'item-start': (e) => {
@@ -79,10 +84,10 @@ export function progressHandlers(
     },
     'item-retry': (e) => {
       active.get(e.key)?.update(0, {
-        label: `${short(e.key)} retry ${e.attempt + 1} in ${formatDuration(e.delayMs)} (${e.error.code})`,
+        label: `${short(e.key)} retry ${e.attempt + 1} in ${formatDuration(e.delayMs)} (${escapeControls(e.error.code)})`,
       });
       if (opts.verbose)
-        multi.log(`retry ${e.key} in ${formatDuration(e.delayMs)}: ${e.error.code} ${e.error.message}\n`);
+        log(`retry ${e.key} in ${formatDuration(e.delayMs)}: ${e.error.code} ${e.error.message}`);
     },
     'item-failed': (e) => {
       counts.failed++;
@@ -92,11 +97,11 @@ export function progressHandlers(
       }
       finish(e.key);
       const vendor = e.error.vendorCode ? ` [${e.error.vendorCode}]` : '';
-      multi.log(`FAILED ${e.key}: ${e.error.code}${vendor} ${e.error.message}\n`);
+      log(`FAILED ${e.key}: ${e.error.code}${vendor} ${e.error.message}`);
       refresh();
     },
     'rate-limit-wait': (e) => {
-      waitNote = ` · ${e.group} limit: wait ${formatDuration(e.waitMs)}${e.reason === 'penalty' ? ' (429)' : ''}`;
+      waitNote = ` · ${escapeControls(e.group)} limit: wait ${formatDuration(e.waitMs)}${e.reason === 'penalty' ? ' (429)' : ''}`;
       const until = Date.now() + e.waitMs;
       setTimeout(() => {
         if (Date.now() >= until) waitNote = '';
@@ -105,10 +110,11 @@ export function progressHandlers(
       refresh();
     },
     notice: (e) => {
-      multi.log(`${e.level === 'warn' ? 'warning: ' : ''}${e.message}\n`);
+      log(`${e.level === 'warn' ? 'warning: ' : ''}${e.message}`);
     },
     'run-end': (e) => {
       refresh();
+      multi.update(); // draws the lines logged since the last frame: stop() would drop them
       multi.stop();
       opts.stderr.write(`${e.interrupted ? 'interrupted: ' : ''}${summaryLine(e.counts, e.ms)}\n`);
     },

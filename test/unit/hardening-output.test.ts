@@ -1,0 +1,252 @@
+/**
+ * Issue 7 §5: what reaches a terminal, a log or a file name. Control characters and bidi controls from
+ * input values or servers are shown escaped; file names never hold them; template fields are own
+ * properties only; redaction touches values, never JSON keys or the events' fixed vocabulary; short
+ * secrets are reported.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { statusCommand } from '../../src/cli/status.js';
+import type { RunEvent } from '../../src/core/events.js';
+import { manifestPath } from '../../src/core/manifest.js';
+import { clearSecrets, redact, registerSecret, shortSecretWarnings } from '../../src/core/redact.js';
+import { renderTemplate, sanitizeSegment } from '../../src/core/template.js';
+import { escapeControls } from '../../src/render/format.js';
+import { createRenderer } from '../../src/render/index.js';
+import { tempDir } from '../helpers/cli.js';
+
+afterEach(() => {
+  clearSecrets();
+  vi.restoreAllMocks();
+});
+
+const AT = '2026-11-22T00:00:00.000Z';
+/** A key that tries to fake a summary line, move the cursor and reverse the text. */
+const EVIL = 'k1\n3 done, 0 skipped, 0 failed, 0 B in 0.1s\r\u001b[2K\u202egnp.exe\u2028x\u0085y';
+const HOSTILE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+
+function fakeStream(isTTY = false): NodeJS.WriteStream & { text: () => string } {
+  let text = '';
+  const s = {
+    isTTY,
+    columns: 120,
+    write(chunk: string | Uint8Array) {
+      text += String(chunk);
+      return true;
+    },
+    on: () => s,
+    once: () => s,
+    off: () => s,
+    removeListener: () => s,
+    cursorTo: () => true,
+    clearLine: () => true,
+    moveCursor: () => true,
+    clearScreenDown: () => true,
+    text: () => text,
+  };
+  return s as unknown as NodeJS.WriteStream & { text: () => string };
+}
+
+const failed: RunEvent = {
+  type: 'item-failed',
+  at: AT,
+  key: EVIL,
+  attempts: 2,
+  error: { code: 'E_HTTP', message: `server said \u001b]0;pwned\u0007 ${EVIL}`, vendorCode: 'X\rY' },
+};
+
+describe('escaping what reaches a terminal (issue 7 §5)', () => {
+  it('escapeControls shows C0, C1, DEL and bidi controls as escapes, and keeps ordinary text', () => {
+    expect(escapeControls('a\nb\rc\td\u001b[0m\u007f\u0085\u202e\u2066\u2028é 日本')).toBe(
+      'a\\nb\\rc\\td\\x1b[0m\\x7f\\x85\\u202e\\u2066\\u2028é 日本',
+    );
+  });
+
+  it('plain lines: a FAILED line stays one line, with no raw control or bidi character', () => {
+    const stderr = fakeStream();
+    const r = createRenderer({
+      json: false,
+      quiet: false,
+      verbose: true,
+      progress: false,
+      stdout: fakeStream(),
+      stderr,
+    });
+    r.emit(failed);
+    r.emit({ type: 'notice', at: AT, level: 'warn', message: `bad value ${EVIL}` });
+    r.emit({ type: 'item-skipped', at: AT, key: EVIL, reason: 'dry-run' });
+    r.emit({
+      type: 'item-done',
+      at: AT,
+      key: EVIL,
+      files: [{ path: `a/${EVIL}.wav`, bytes: 1, sha256: 'x', contentType: 'audio/wav' }],
+      attempts: 1,
+      ms: 1,
+    });
+    r.stop();
+    const lines = stderr.text().split('\n');
+    expect(lines.at(-1)).toBe('');
+    expect(lines.slice(0, -1)).toHaveLength(4);
+    for (const line of lines) expect(line).not.toMatch(HOSTILE);
+    expect(lines[0]).toContain('FAILED k1\\n3 done');
+  });
+
+  it('progress display: logged lines are escaped', () => {
+    const stderr = fakeStream(true);
+    const r = createRenderer({
+      json: false,
+      quiet: false,
+      verbose: true,
+      progress: true,
+      stdout: fakeStream(),
+      stderr,
+    });
+    r.emit({
+      type: 'run-start',
+      at: AT,
+      vendor: 'v',
+      profile: 'p\u202e',
+      out: '/o\n',
+      concurrency: 1,
+      dryRun: false,
+    });
+    r.emit({ type: 'item-start', at: AT, key: EVIL, attempt: 1 });
+    r.emit(failed);
+    r.emit({ type: 'notice', at: AT, level: 'warn', message: EVIL });
+    r.emit({
+      type: 'run-end',
+      at: AT,
+      counts: { done: 0, skipped: 0, failed: 1, bytes: 0 },
+      ms: 5,
+      exitCode: 1,
+      interrupted: false,
+      out: '/o',
+    });
+    r.stop();
+    // cursor movement of the bars is the display's own; the values must not carry any
+    const text = stderr.text();
+    expect(text).toContain('FAILED k1\\n3 done');
+    expect(text).not.toContain('\u202e');
+    expect(text).not.toContain('\u001b]0;pwned');
+    expect(text).not.toMatch(/\n3 done, 0 skipped/);
+  });
+
+  it('recpull status escapes keys and messages from the manifest', async () => {
+    const out = await tempDir();
+    await mkdir(join(out, '.recpull'));
+    const rec = {
+      key: EVIL,
+      status: 'failed',
+      files: [],
+      attempts: 1,
+      at: AT,
+      error: failed.type === 'item-failed' ? failed.error : undefined,
+    };
+    await writeFile(manifestPath(out), `${JSON.stringify(rec)}\n`);
+    let text = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+      text += String(c);
+      return true;
+    });
+    await statusCommand({ exitCode: 0, stop: new AbortController().signal }).parseAsync([out], {
+      from: 'user',
+    });
+    vi.restoreAllMocks();
+    expect(text).toContain('k1\\n3 done');
+    for (const line of text.split('\n')) expect(line).not.toMatch(HOSTILE);
+  });
+});
+
+describe('file names (issue 7 §5)', () => {
+  it('replaces control characters, bidi controls and line separators', () => {
+    expect(sanitizeSegment('a\u202egnp.exe')).toBe('a_gnp.exe');
+    for (const ch of [
+      '\u061c',
+      '\u200e',
+      '\u200f',
+      '\u202a',
+      '\u202d',
+      '\u2066',
+      '\u2069',
+      '\u2028',
+      '\u2029',
+      '\u0085',
+      '\u001b',
+    ])
+      expect(sanitizeSegment(`x${ch}y`)).toBe('x_y');
+    expect(renderTemplate('{id}.wav', { id: EVIL })).not.toMatch(HOSTILE);
+  });
+
+  it('looks template fields up as own properties only', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty'])
+      expect(() => renderTemplate(`{${name}}.wav`, { id: 'x' })).toThrow(
+        expect.objectContaining({ code: 'E_TEMPLATE' }) as Error,
+      );
+    expect(renderTemplate('{constructor}.wav', { constructor: 'c' } as never)).toBe('c.wav');
+  });
+});
+
+describe('redaction of events (issue 7 §5)', () => {
+  it('--json redacts values, never keys or the fixed vocabulary', () => {
+    registerSecret('type');
+    registerSecret('item-failed');
+    registerSecret('E_HTTP');
+    const stdout = fakeStream();
+    const r = createRenderer({
+      json: true,
+      quiet: false,
+      verbose: false,
+      progress: false,
+      stdout,
+      stderr: fakeStream(),
+    });
+    r.emit({
+      ...failed,
+      key: 'timplus:type:1',
+      error: { code: 'E_HTTP', message: 'bad type E_HTTP item-failed' },
+    } as RunEvent);
+    r.emit({ type: 'notice', at: AT, level: 'warn', message: 'the type is wrong' });
+    const lines = stdout
+      .text()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({
+      type: 'item-failed',
+      key: 'timplus:***:1',
+      error: { code: 'E_HTTP', message: 'bad *** *** ***' },
+    });
+    expect(lines[1]).toMatchObject({ type: 'notice', level: 'warn', message: 'the *** is wrong' });
+  });
+
+  it('plain lines are redacted too', () => {
+    registerSecret('s3cret-pw');
+    const stderr = fakeStream();
+    const r = createRenderer({
+      json: false,
+      quiet: false,
+      verbose: false,
+      progress: false,
+      stdout: fakeStream(),
+      stderr,
+    });
+    r.emit({ ...failed, key: 'k', error: { code: 'E_AUTH', message: 'refused s3cret-pw' } } as RunEvent);
+    expect(stderr.text()).toContain('refused ***');
+    expect(stderr.text()).not.toContain('s3cret-pw');
+  });
+
+  it('a secret shorter than 6 characters is redacted and reported', () => {
+    expect(shortSecretWarnings()).toEqual([]);
+    const warning = registerSecret('pw123');
+    expect(warning).toMatch(/cannot be redacted safely/);
+    expect(shortSecretWarnings()).toEqual([warning]);
+    registerSecret('pw123');
+    expect(shortSecretWarnings()).toHaveLength(1);
+    expect(redact('x pw123 y')).toBe('x *** y');
+    expect(registerSecret('long-enough-secret')).toBeUndefined();
+    expect(shortSecretWarnings()).toHaveLength(1);
+    clearSecrets();
+    expect(shortSecretWarnings()).toEqual([]);
+  });
+});
