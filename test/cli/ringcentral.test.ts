@@ -115,7 +115,7 @@ async function expectIdentical(s: Setup, ids: string[]): Promise<void> {
 
 describe('recpull ringcentral against the emulator', () => {
   it(
-    '1: 300 recordings over 3 call-log pages at 10 requests per 1 s: all identical, no 429, ≤ 1.15 × the floor',
+    '1: 300 recordings over 3 call-log pages at 10 requests per 1 s: all identical, no 429, the request log paced at the limit',
     {
       timeout: 120_000,
     },
@@ -126,9 +126,7 @@ describe('recpull ringcentral against the emulator', () => {
         maxBytes: 16_000,
         heavy: perSecond(10),
       });
-      const t0 = Date.now();
       const r = await s.rc(['--per-page', '100', '--quiet'], { timeoutMs: 110_000 });
-      const ms = Date.now() - t0;
       expect(r.code, r.stderr).toBe(0);
       const pages = s.sb.log.filter((e) => e.path.endsWith('/call-log'));
       expect(pages.map((e) => e.query.page ?? '1')).toEqual(['1', '2', '3']);
@@ -139,12 +137,13 @@ describe('recpull ringcentral against the emulator', () => {
         s,
         s.sb.catalogue.map((c) => c.id),
       );
-      const floorMs = (requests / 10) * 1000;
-      const ratio = ms / floorMs;
-      console.log(
-        `[ringcentral test 1] ${requests} Heavy requests in ${ms} ms; floor ${floorMs} ms; ratio ${ratio.toFixed(3)}`,
-      );
-      expect(ratio).toBeLessThanOrEqual(1.15);
+      // What the emulator's log shows (the run-time ratio against the floor is measured by
+      // test/bench/ringcentral-ratio.mjs): never more than 10 accepted in any 1 s window, and the
+      // accepted requests packed: the span from the 1st to the 303rd is close to the 29.3 windows needed.
+      const accepted = [...s.sb.groups.heavy.accepted].sort((a, b) => a - b);
+      for (let i = 10; i < accepted.length; i++) expect(accepted[i]! - accepted[i - 10]!).toBeGreaterThanOrEqual(1000);
+      const spanWindows = (accepted.at(-1)! - accepted[0]!) / 1000;
+      expect(spanWindows).toBeLessThanOrEqual(((requests - 10) / 10) * 1.15);
     },
   );
 
