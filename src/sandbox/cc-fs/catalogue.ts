@@ -4,6 +4,7 @@
  * for them (reference: huawei/ccfs-interface-reference-extract.txt 4.2.1; original_file_name like
  * `Y:\1\0\20240601\1001\1717200000123.V3`; call ids like `1637742300-27`: epoch seconds, a counter).
  */
+import { zonedParts } from '../../core/dates.js';
 import { hash32, sizeFor, wavChunks } from '../catalogue.js';
 
 /** One recording. Times are `YYYY-MM-DD hh:mm:ss` wall times in the tenant zone. */
@@ -49,17 +50,8 @@ export interface CallCatalogueOptions {
 
 /** `YYYY-MM-DD hh:mm:ss` of `ms` in `zone`. */
 export function wallTime(ms: number, zone: string): string {
-  const f = new Intl.DateTimeFormat('sv-SE', {
-    timeZone: zone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  });
-  return f.format(new Date(ms)).replace('T', ' ');
+  const p = zonedParts(new Date(ms), zone);
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
 }
 
 /** Builds the calls. */
