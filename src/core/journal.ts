@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { AudioValidator } from '../formats/audio.js';
 import type { FileRecord } from './manifest.js';
 import { stateDir } from './manifest.js';
-import { insideOut } from './paths.js';
+import { resolveInsideOut } from './paths.js';
 
 /** What `recover` found: `.part` files removed, and whole files adopted (key → file record). */
 export interface Recovery {
@@ -57,7 +57,7 @@ export class PartJournal {
     for (const [rel, key] of entries) {
       let abs: string;
       try {
-        abs = insideOut(this.out, rel);
+        abs = await resolveInsideOut(this.out, rel); // never delete through a symlink below out
       } catch {
         continue;
       }

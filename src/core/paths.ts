@@ -3,8 +3,8 @@
  * key (in this run or in the manifest) or present on disk without an owner gets a `-2`, `-3`… suffix.
  * Paths are compared case-insensitively, since the output folder may live on a case-insensitive disk.
  */
-import { lstat } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { lstat, mkdir, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { RecpullError } from './errors.js';
 import { withSuffix } from './template.js';
 
@@ -62,6 +62,118 @@ export function insideOut(out: string, rel: string): string {
   const back = relative(root, abs);
   if (back === '' || back.startsWith(`..${sep}`) || back === '..' || resolve(back) === back) {
     throw new RecpullError('E_IO', `refusing to write outside the output folder: ${rel}`);
+  }
+  return abs;
+}
+
+/**
+ * Checks `--out` before a run: it may not exist yet (it is created), else it must be a folder (a symlink to
+ * a folder is the user's choice and fine), and its `.recpull` state folder, when present, must be a real
+ * folder, not a symlink (the lock and manifest would be written wherever it points) nor a file.
+ *
+ * @throws RecpullError `E_USAGE` (exit 2, nothing attempted) naming the path: `out` is a file or other
+ *   non-folder, or `.recpull` is a symlink or not a folder. `E_IO` when `out` cannot be examined.
+ */
+export async function checkOutFolder(out: string): Promise<void> {
+  const root = resolve(out);
+  const st = await statOrUndefined(root, 'stat');
+  if (!st) return;
+  if (!st.isDirectory()) {
+    throw new RecpullError(
+      'E_USAGE',
+      `--out ${root} is not a folder (it is an existing file); name a folder`,
+    );
+  }
+  const state = join(root, '.recpull');
+  const ls = await statOrUndefined(state, 'lstat');
+  if (!ls) return;
+  if (ls.isSymbolicLink()) {
+    throw new RecpullError(
+      'E_USAGE',
+      `${state} is a symlink; recpull keeps its lock and manifest there and needs a real folder (remove the link)`,
+    );
+  }
+  if (!ls.isDirectory()) {
+    throw new RecpullError('E_USAGE', `${state} is not a folder; recpull keeps its lock and manifest there`);
+  }
+}
+
+async function statOrUndefined(
+  path: string,
+  how: 'stat' | 'lstat',
+): Promise<Awaited<ReturnType<typeof lstat>> | undefined> {
+  try {
+    return how === 'stat' ? await stat(path) : await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new RecpullError('E_IO', `cannot examine ${path}: ${(err as NodeJS.ErrnoException).code ?? ''}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * `insideOut(out, rel)`, also refusing a path that would pass through a symlink below `out`: every
+ * existing component between `out` and the file is checked with `lstat` (a symlink to a folder elsewhere
+ * would make a write land outside `out`). `out` itself may be a symlink. Components that do not exist yet
+ * are fine (nothing can be followed there). Returns the absolute path.
+ *
+ * @throws RecpullError `E_IO` naming the component: outside `out`, a symlink, or not a folder where a
+ *   folder is needed.
+ */
+export async function resolveInsideOut(out: string, rel: string): Promise<string> {
+  const abs = insideOut(out, rel);
+  const root = resolve(out);
+  const parts = relative(root, abs).split(sep);
+  let at = root;
+  for (let i = 0; i < parts.length; i++) {
+    at = join(at, parts[i] as string);
+    const st = await statOrUndefined(at, 'lstat');
+    if (!st) break;
+    if (st.isSymbolicLink()) {
+      throw new RecpullError(
+        'E_IO',
+        `refusing to write through the symlink ${at} inside the output folder (it may point outside it)`,
+      );
+    }
+    if (i < parts.length - 1 && !st.isDirectory()) {
+      throw new RecpullError('E_IO', `cannot write ${abs}: ${at} is not a folder`);
+    }
+  }
+  return abs;
+}
+
+/**
+ * Creates the folders of the relative output path `rel` below `out` one at a time, never following a
+ * symlink below `out` (see `resolveInsideOut`), and returns the file's absolute path. The sink calls this
+ * instead of `mkdir(dirname(insideOut(out, rel)), { recursive: true })`.
+ *
+ * @throws RecpullError `E_IO` as `resolveInsideOut`, or when a folder cannot be created.
+ */
+export async function makeParentFolders(out: string, rel: string): Promise<string> {
+  const abs = await resolveInsideOut(out, rel);
+  const root = resolve(out);
+  const folders = relative(root, dirname(abs));
+  let at = root;
+  for (const part of folders === '' ? [] : folders.split(sep)) {
+    at = join(at, part);
+    try {
+      await mkdir(at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new RecpullError('E_IO', `cannot create ${at}: ${(err as NodeJS.ErrnoException).code ?? ''}`, {
+          cause: err,
+        });
+      }
+    }
+    const st = await lstat(at);
+    if (st.isSymbolicLink() || !st.isDirectory()) {
+      // replaced between the check and the mkdir
+      throw new RecpullError(
+        'E_IO',
+        `refusing to write through ${at} inside the output folder: it is not a real folder`,
+      );
+    }
   }
   return abs;
 }
