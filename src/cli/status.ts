@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { describeLines, readManifest } from '../core/manifest.js';
 import { escapeControls, formatBytes } from '../render/format.js';
+import { safeWriter } from '../render/index.js';
 import type { CliContext } from './common.js';
 
 /** `recpull status [DIR]`: summarises a manifest; exit 1 when some recording's last line is `failed`. */
@@ -17,6 +18,7 @@ export function statusCommand(ctx: CliContext): Command {
     )
     .action(async (dir: string, flags: { json?: boolean }) => {
       const out = resolve(dir);
+      const stdout = safeWriter(process.stdout); // `recpull status | head -1` must not crash on EPIPE
       const replay = await readManifest(out);
       let done = 0;
       let bytes = 0;
@@ -36,14 +38,14 @@ export function statusCommand(ctx: CliContext): Command {
         }
       }
       if (flags.json) {
-        process.stdout.write(
+        stdout.write(
           `${JSON.stringify({ out, done, failed: failed.length, bytes, failures: failed, unreadableLines: replay.badLines, tornLastLine: replay.torn })}\n`,
         );
       } else if (!replay.exists || (replay.records.size === 0 && replay.badLines.length === 0)) {
-        process.stdout.write(`${escapeControls(out)}: no manifest yet (nothing downloaded there)\n`);
+        stdout.write(`${escapeControls(out)}: no manifest yet (nothing downloaded there)\n`);
       } else {
         // keys, codes and messages come from input lists and servers: one escaped value, one line
-        const line = (text: string) => process.stdout.write(`${escapeControls(text)}\n`);
+        const line = (text: string) => stdout.write(`${escapeControls(text)}\n`);
         line(out);
         line(`  done:   ${done} (${formatBytes(bytes)})`);
         line(`  failed: ${failed.length}`);
@@ -52,10 +54,9 @@ export function statusCommand(ctx: CliContext): Command {
         for (const [code, n] of byCode) line(`    ${code}: ${n}`);
         for (const f of failed.slice(0, 20))
           line(`  ${f.key}: ${f.code}${f.vendorCode ? ` [${f.vendorCode}]` : ''} ${f.message}`);
-        if (failed.length > 20)
-          process.stdout.write(`  … ${failed.length - 20} more (recpull status --json)\n`);
+        if (failed.length > 20) stdout.write(`  … ${failed.length - 20} more (recpull status --json)\n`);
         if (replay.badLines.length > 0)
-          process.stdout.write(`  unreadable manifest lines: ${describeLines(replay.badLines)}\n`);
+          stdout.write(`  unreadable manifest lines: ${describeLines(replay.badLines)}\n`);
       }
       ctx.exitCode = failed.length > 0 ? 1 : 0;
     });

@@ -49,15 +49,56 @@ export function redactEvent<T>(value: T, key?: string): T {
   return value;
 }
 
+/** Streams already guarded, with whether they are closed (a WeakMap: one listener per stream). */
+const guarded = new WeakMap<NodeJS.WritableStream, { closed: boolean }>();
+
 /**
- * Picks the renderer for the options and the terminal. Every event is redacted value by value
+ * A line writer for `stream` that survives its reader going away (`recpull ... --json | head -c 10`):
+ * an `'error'` listener is added once per stream (without one, Node's EPIPE `'error'` event crashes the
+ * process), and after the first error (EPIPE, or EIO from a closed terminal) every write is skipped.
+ * The run goes on and exits as it would have; only its output is lost.
+ *
+ * @returns `write(text)` (text as given, newline included by the caller) and `closed()`.
+ */
+export function safeWriter(stream: NodeJS.WritableStream): {
+  write: (text: string) => void;
+  closed: () => boolean;
+} {
+  let state = guarded.get(stream);
+  if (!state) {
+    const s = { closed: false };
+    state = s;
+    guarded.set(stream, s);
+    stream.on('error', () => {
+      s.closed = true;
+    });
+  }
+  const st = state;
+  return {
+    write: (text) => {
+      if (st.closed) return;
+      try {
+        stream.write(text);
+      } catch {
+        st.closed = true; // a write after the stream was destroyed
+      }
+    },
+    closed: () => st.closed,
+  };
+}
+
+/**
+ * Picks the renderer for the options and the terminal. Output goes through `safeWriter` (a closed stdout
+ * or stderr stops the output, not the run). Every event is redacted value by value
  * (`redactEvent`) before any renderer sees it; the renderers escape control characters in what they print.
  */
 export function createRenderer(opts: RenderOptions): Renderer {
   let handlers: EventHandlers & { stop?: () => void };
-  if (opts.json) handlers = jsonHandlers((line) => opts.stdout.write(`${line}\n`));
+  const stdout = safeWriter(opts.stdout);
+  const stderr = safeWriter(opts.stderr); // also keeps the progress display's stream from crashing the run
+  if (opts.json) handlers = jsonHandlers((line) => stdout.write(`${line}\n`));
   else if (opts.progress && opts.stderr.isTTY && !opts.quiet) handlers = progressHandlers(opts);
-  else handlers = plainHandlers(opts, (line) => opts.stderr.write(`${line}\n`));
+  else handlers = plainHandlers(opts, (line) => stderr.write(`${line}\n`));
   return {
     emit: (event) => dispatch(handlers, redactEvent<RunEvent>(event)),
     stop: () => handlers.stop?.(),

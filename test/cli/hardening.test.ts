@@ -1,0 +1,71 @@
+/**
+ * Issue 7 as the user sees it: the CLI as a subprocess against the TIM Plus emulator.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTimplusSandbox, type TimplusSandbox } from '../../src/sandbox/timplus/index.js';
+import { manifestLines, runCli, startCli, tempDir, writeConfig } from '../helpers/cli.js';
+
+const sandboxes: TimplusSandbox[] = [];
+afterEach(async () => {
+  await Promise.all(sandboxes.splice(0).map((s) => s.close()));
+});
+
+async function setup(recordings: number, faults = {}) {
+  const sandbox = await startTimplusSandbox({ recordings, minBytes: 20_000, maxBytes: 30_000, faults });
+  sandboxes.push(sandbox);
+  const dir = await tempDir();
+  const config = await writeConfig(
+    dir,
+    `timplus:\n  default:\n    url: ${sandbox.url}\n    username: ${sandbox.username}\n    password: "${sandbox.password}"\n    retryBase: 0.02\n`,
+  );
+  const list = join(dir, 'calls.csv');
+  const rows = sandbox.catalogue.map((r) => `${r.datasource},${r.voicelocation},${r.voicefilename}`);
+  await writeFile(list, `datasource,voicelocation,voicefilename\n${rows.join('\n')}\n`);
+  return { sandbox, dir, config, list, out: join(dir, 'out') };
+}
+
+describe('recpull hardening (issue 7)', () => {
+  it('--json into a reader that goes away (| head -c 10): no crash, every recording downloaded, exit 0', async () => {
+    const s = await setup(8, { bytesPerSecond: 400_000 });
+    const cli = startCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '2', '--json'], {
+      cwd: s.dir,
+    });
+    await new Promise<void>((resolve) => cli.child.stdout?.once('data', () => resolve()));
+    cli.child.stdout?.destroy(); // the reader exits: the CLI's next writes get EPIPE
+    const result = await cli.closed;
+    expect(result.stderr).not.toMatch(/EPIPE|\n\s+at /);
+    expect(result.code).toBe(0);
+    const lines = await manifestLines(s.out);
+    expect(lines.filter((l) => l.status === 'done')).toHaveLength(8);
+  });
+
+  it('-i naming a folder is exit 2 with a clear message', async () => {
+    const s = await setup(1);
+    const folder = join(s.dir, 'lists');
+    await mkdir(folder);
+    const r = await runCli(['timplus', '-c', s.config, '-i', folder, '-o', s.out, '--no-progress'], {
+      cwd: s.dir,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${folder} is a folder`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a multi-line value cannot fake a summary line: FAILED lines show it escaped', async () => {
+    const s = await setup(1);
+    const list = join(s.dir, 'evil.csv');
+    await writeFile(
+      list,
+      'datasource,voicelocation,voicefilename\n3,4,"nope\n3 done, 0 skipped, 0 failed\u001b[2K\u202e"\n',
+    );
+    const r = await runCli(['timplus', '-c', s.config, '-i', list, '-o', s.out, '--no-progress'], {
+      cwd: s.dir,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/FAILED .*nope\\n3 done, 0 skipped, 0 failed\\x1b\[2K\\u202e/);
+    expect(r.stderr).not.toMatch(/^3 done/m);
+    expect(r.stderr).not.toMatch(/[\u001b\u202e]/);
+  });
+});
