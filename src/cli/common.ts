@@ -20,6 +20,8 @@ export { intIn };
 export interface CliContext {
   /** The exit code the entry point will use. */
   exitCode: number;
+  /** The registered vendors' names (the config file's known sections). */
+  vendors: readonly string[];
   /**
    * Aborted by the entry point when the process is asked to stop: the reason is an `Interrupt` (a signal)
    * or a `RecpullError` (an uncaught error). Long-running commands stop cleanly on it.

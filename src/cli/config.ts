@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { describeProfile, loadConfig, resolveProfile } from '../config/index.js';
 import { RecpullError } from '../core/errors.js';
+import { shortSecretWarnings } from '../core/redact.js';
 import type { VendorEntry } from '../vendors/index.js';
 import { addProfileOptions, type CliContext } from './common.js';
 
@@ -18,7 +19,10 @@ export function configCommand(ctx: CliContext, registry: readonly VendorEntry[])
     );
   addProfileOptions(check);
   check.action(async (vendor: string | undefined, flags: { config?: string; profile: string }) => {
-    const loaded = await loadConfig(flags.config ? { configPath: flags.config } : {});
+    const loaded = await loadConfig({
+      ...(flags.config ? { configPath: flags.config } : {}),
+      vendors: ctx.vendors,
+    });
     if (vendor !== undefined && !names.includes(vendor)) {
       throw new RecpullError('E_USAGE', `unknown vendor "${vendor}"; expected one of ${names.join(', ')}`);
     }
@@ -27,7 +31,8 @@ export function configCommand(ctx: CliContext, registry: readonly VendorEntry[])
     process.stdout.write(`# ${loaded.filepath}\n`);
     for (const entry of entries) {
       const resolved = await resolveProfile(loaded, await entry.load(), flags.profile);
-      for (const w of resolved.warnings) process.stderr.write(`warning: ${w}\n`);
+      for (const w of [...resolved.warnings, ...shortSecretWarnings()])
+        process.stderr.write(`warning: ${w}\n`);
       process.stdout.write(`${describeProfile(resolved)}\n`);
     }
     ctx.exitCode = 0;

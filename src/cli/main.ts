@@ -63,7 +63,7 @@ Exit codes: 0 all done or skipped, 1 some recording failed, 2 usage/config/input
 /** Runs the CLI with `argv` (as process.argv) and exits. `registry` defaults to every vendor. */
 export async function main(argv: string[], registry: readonly VendorEntry[] = VENDORS): Promise<never> {
   const stop = new AbortController();
-  const ctx: CliContext = { exitCode: 0, stop: stop.signal };
+  const ctx: CliContext = { exitCode: 0, stop: stop.signal, vendors: registry.map((v) => v.name) };
   let finished = false;
 
   const onSignal = (signal: StopSignal) => {

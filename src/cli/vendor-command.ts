@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadConfig, resolveProfile } from '../config/index.js';
 import { HttpClient } from '../core/http.js';
+import { shortSecretWarnings } from '../core/redact.js';
 import type {
   CommonFlags,
   CommonProfile,
@@ -36,7 +37,10 @@ Examples:
 ${def.examples.map((e) => `  ${e.startsWith('mysql') || e.startsWith('cat') ? e : `recpull ${e}`}`).join('\n')}`,
   );
   cmd.action(async (flags: CommonFlags & Record<string, unknown>) => {
-    const loaded = await loadConfig(flags.config ? { configPath: flags.config } : {});
+    const loaded = await loadConfig({
+      ...(flags.config ? { configPath: flags.config } : {}),
+      vendors: ctx.vendors,
+    });
     const resolved = await resolveProfile<CommonProfile>(loaded, def, flags.profile);
     const settings = resolved.settings;
     const http = new HttpClient(httpOptions(flags, settings));
@@ -56,7 +60,7 @@ ${def.examples.map((e) => `  ${e.startsWith('mysql') || e.startsWith('cat') ? e 
         flags,
         profile: settings,
         profileName: resolved.profile,
-        warnings: resolved.warnings,
+        warnings: [...resolved.warnings, ...shortSecretWarnings()],
         ...(def.defaultConcurrency ? { defaultConcurrency: def.defaultConcurrency } : {}),
         ...(built.notices ? { notices: built.notices } : {}),
         extra: {
@@ -80,7 +84,10 @@ function helpersFor(ctx: CliContext, def: VendorDefinition): VendorCommandHelper
   return {
     addProfileOptions,
     async loadProfile<P extends CommonProfile>(flags: { config?: string; profile: string }) {
-      const loaded = await loadConfig(flags.config ? { configPath: flags.config } : {});
+      const loaded = await loadConfig({
+        ...(flags.config ? { configPath: flags.config } : {}),
+        vendors: ctx.vendors,
+      });
       const r = await resolveProfile<P>(loaded, def, flags.profile);
       return { settings: r.settings, profile: r.profile, configFile: r.filepath, warnings: r.warnings };
     },

@@ -318,13 +318,13 @@ function foldersSearched(cwd: string): string[] {
 }
 
 /** Checks the top level: a mapping of known vendors (plus `$schema`), each a mapping of profile mappings. */
-function checkTopLevel(filepath: string, raw: unknown): void {
+function checkTopLevel(filepath: string, raw: unknown, vendors: readonly string[]): void {
   if (raw === null || raw === undefined)
     throw new RecpullError('E_CONFIG', `config file ${filepath} is empty`);
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new RecpullError(
       'E_CONFIG',
-      `${filepath}: expected a mapping of vendor sections (${VENDORS.join(', ')})`,
+      `${filepath}: expected a mapping of vendor sections (${vendors.join(', ')})`,
     );
   }
   for (const [key, value] of Object.entries(raw)) {
@@ -333,10 +333,10 @@ function checkTopLevel(filepath: string, raw: unknown): void {
         throw new RecpullError('E_CONFIG', `${filepath}: $schema: expected a string`);
       continue;
     }
-    if (!(VENDORS as readonly string[]).includes(key)) {
+    if (!vendors.includes(key)) {
       throw new RecpullError(
         'E_CONFIG',
-        `${filepath}: ${key}: unknown top-level key (expected ${VENDORS.join(', ')} or $schema)`,
+        `${filepath}: ${key}: unknown top-level key (expected ${vendors.join(', ')} or $schema)`,
       );
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -362,14 +362,16 @@ function checkTopLevel(filepath: string, raw: unknown): void {
  *   `$XDG_CONFIG_HOME/recpull/config.yaml` (default `~/.config/recpull/config.yaml`).
  *
  * YAML (`.yaml`, `.yml`, `.recpullrc`, any other extension) is parsed with the `yaml` package, `.json` as
- * JSON. The top level is checked: only `timplus`, `ringcentral` and `$schema` keys, vendors holding
- * profile mappings. Profiles themselves are validated by `resolveProfile()`.
+ * JSON. The top level is checked: only the registered vendors' sections (`vendors`, default every vendor of
+ * src/vendors/index.ts) and `$schema`, vendors holding profile mappings. Profiles themselves are validated by `resolveProfile()`.
  *
  * @throws RecpullError `E_CONFIG` (message names the file): explicit file missing or unreadable; syntax
  *   error (with line and column); unknown top-level key; empty file; no config file found anywhere (the
  *   message lists where it looked).
  */
-export async function loadConfig(opts: { configPath?: string; cwd?: string } = {}): Promise<LoadedConfig> {
+export async function loadConfig(
+  opts: { configPath?: string; cwd?: string; vendors?: readonly string[] } = {},
+): Promise<LoadedConfig> {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   let ex: ReturnType<typeof createExplorer>;
   try {
@@ -425,6 +427,6 @@ export async function loadConfig(opts: { configPath?: string; cwd?: string } = {
     await refuseUntrusted(filepath);
   }
   const raw: unknown = result.isEmpty ? null : result.config;
-  checkTopLevel(result.filepath ?? filepath, raw);
+  checkTopLevel(result.filepath ?? filepath, raw, opts.vendors ?? VENDORS);
   return { filepath: result.filepath ?? filepath, raw };
 }

@@ -12,8 +12,8 @@ import type { Manifest } from './manifest.js';
 import { redact } from './redact.js';
 import { withRetries } from './request-policy.js';
 import { discardPart, type PartState } from './sink.js';
-import type { RecordingRef, Source } from './source.js';
-import { type WriteContext, writeItem } from './write-item.js';
+import type { FetchedBody, RecordingRef, Source } from './source.js';
+import { disposeBody, type WriteContext, writeItem } from './write-item.js';
 
 /** Errors that stop the whole run: every other recording would fail the same way. */
 export const FATAL_CODES: ReadonlySet<string> = new Set([
@@ -62,13 +62,16 @@ export async function runItem(ref: RecordingRef, ctx: ItemContext): Promise<void
         attempts = attempt;
         if (signal.aborted) throw new RecpullError('E_ABORTED', 'interrupted');
         emit({ type: 'item-start', at: now(), key: ref.key, attempt });
-        const fetched = await ctx.source.fetch(ref, {
+        const fetched = await abandonOnAbort(
+          ctx.source.fetch(ref, {
+            signal,
+            attempt,
+            ...(state.resumable && state.bytes > 0
+              ? { resume: { offset: state.bytes, ...(state.etag ? { etag: state.etag } : {}) } }
+              : {}),
+          }),
           signal,
-          attempt,
-          ...(state.resumable && state.bytes > 0
-            ? { resume: { offset: state.bytes, ...(state.etag ? { etag: state.etag } : {}) } }
-            : {}),
-        });
+        );
         let lastProgress = 0;
         return writeItem(ref, fetched, state, {
           ...write,
@@ -117,6 +120,34 @@ export async function runItem(ref: RecordingRef, ctx: ItemContext): Promise<void
     if (state.rel) write.paths.release(state.rel, ref.key);
     await recordFailure(ref, err, Math.max(attempts, 1), ctx);
   }
+}
+
+/**
+ * The fetch's result, or `E_ABORTED` as soon as the run stops: a fetch that ignores its signal must not
+ * hold the run open. A body that arrives after the stop is released.
+ */
+function abandonOnAbort(fetch: Promise<FetchedBody>, signal: AbortSignal): Promise<FetchedBody> {
+  if (signal.aborted) {
+    void fetch.then(disposeBody, () => {});
+    return Promise.reject(new RecpullError('E_ABORTED', 'interrupted'));
+  }
+  return new Promise<FetchedBody>((resolve, reject) => {
+    const onAbort = () => {
+      void fetch.then(disposeBody, () => {});
+      reject(new RecpullError('E_ABORTED', 'interrupted'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    fetch.then(
+      (body) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(body);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** Counts `ref` as failed: a `failed` manifest line (best effort) and `item-failed`. */

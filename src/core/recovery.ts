@@ -9,8 +9,8 @@ import { RecpullError } from './errors.js';
 import { type EventSink, now } from './events.js';
 import { PartJournal } from './journal.js';
 import { acquireLock } from './lock.js';
-import { Manifest, type ManifestRecord, readManifest, stateDir } from './manifest.js';
-import { PathAllocator } from './paths.js';
+import { describeLines, Manifest, type ManifestRecord, readManifest, stateDir } from './manifest.js';
+import { checkOutFolder, PathAllocator } from './paths.js';
 
 /** What a run works with. `manifest`, `journal` and `release` are absent in a dry run. */
 export interface FolderState {
@@ -32,11 +32,13 @@ export interface OpenFolderOptions {
 }
 
 /**
- * Opens the output folder for a run. Throws `E_IO` (cannot create the state folder), `E_LOCKED` (another run
- * holds the lock), or what reading the manifest throws; on a throw nothing stays locked.
+ * Opens the output folder for a run. Throws `E_USAGE` (`out` is a file, or its `.recpull` is not a real
+ * folder), `E_IO` (cannot create the state folder), `E_LOCKED` (another run holds the lock), or what reading
+ * the manifest throws; on a throw nothing stays locked.
  */
 export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> {
   const { out, emit } = opts;
+  await checkOutFolder(out);
   if (opts.dryRun) {
     const { records } = await readManifest(out); // look, touch nothing
     return { records, paths: allocatorFor(out, records), release: async () => {} };
@@ -77,7 +79,7 @@ export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> 
         type: 'notice',
         at: now(),
         level: 'warn',
-        message: `manifest lines ${manifest.badLines.join(', ')} are unreadable and were ignored`,
+        message: `manifest lines ${describeLines(manifest.badLines)} are unreadable and were ignored`,
       });
     }
     const records = manifest.records;

@@ -118,7 +118,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   try {
     if (!stop.signal.aborted) {
       opened = true;
-      await source.open?.({ signal: stop.signal, emit, fail });
+      if (source.open) await untilAborted(source.open({ signal: stop.signal, emit, fail }), stop.signal);
     }
     const iterator = source.refs(stop.signal)[Symbol.asyncIterator]();
     refs = iterator;

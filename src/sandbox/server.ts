@@ -53,7 +53,7 @@ export async function startServer(
       query: Object.fromEntries(u.searchParams),
     };
     const auth = req.headers.authorization;
-    if (auth) entry.auth = auth.split(' ')[0];
+    if (auth) entry.auth = auth.split(/[ /]/)[0]; // the scheme only: never a credential or signature
     if (req.headers.range) entry.range = req.headers.range;
     log.push(entry);
     res.on('finish', () => {

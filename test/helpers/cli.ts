@@ -23,6 +23,8 @@ export interface CliOptions {
   /** Text written to stdin, then closed (default: stdin closed at once). */
   input?: string;
   timeoutMs?: number;
+  /** The script to run instead of bin/recpull.js (e.g. a program embedding another registry). */
+  bin?: string;
 }
 
 /** Env for the child: no stray config from the real home. (Fast retries: `retryBase` in the test configs.) */
@@ -51,7 +53,7 @@ export interface RunningCli {
  */
 export function startCli(args: string[], opts: CliOptions & { keepStdinOpen?: boolean } = {}): RunningCli {
   const home = opts.cwd ?? tmpdir();
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
     cwd: opts.cwd ?? home,
     env: testEnv(home, opts.env),
     stdio: ['pipe', 'pipe', 'pipe'],
