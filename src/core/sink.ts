@@ -8,7 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { AudioValidator } from '../formats/audio.js';
+import { AudioValidator, type BodyCheck, UnvalidatedBody } from '../formats/audio.js';
 import { RecpullError, toRecpullError } from './errors.js';
 import { transportError } from './http.js';
 import type { PartJournal } from './journal.js';
@@ -44,12 +44,16 @@ export interface WriteRecordingInput {
 
 /**
  * Writes one recording. Resolves with its file record once the file is renamed into place and fsynced.
- * Throws `E_BAD_AUDIO` (not audio; nothing kept), `E_TRUNCATED` (fewer bytes than declared; retryable),
+ * A body with `fetched.unvalidated` is saved with that extension and content type after only an error-page
+ * sniff of its head (no WAV/MP3 structure check). Throws `E_BAD_AUDIO` (not audio; nothing kept), `E_TRUNCATED` (fewer bytes than declared; retryable),
  * `E_IO`, or the body's own error (network; the `.part` is kept when `state.resumable`).
  */
 export async function writeRecording(input: WriteRecordingInput): Promise<FileRecord> {
   const { out, fetched, state, journal, signal } = input;
-  const validator = new AudioValidator(fetched.contentType ? { contentType: fetched.contentType } : {});
+  // A body the vendor cannot validate (`unvalidated`) is only sniffed for an error page; see source.ts.
+  const validator: BodyCheck = fetched.unvalidated
+    ? new UnvalidatedBody(fetched.unvalidated, fetched.contentType)
+    : new AudioValidator(fetched.contentType ? { contentType: fetched.contentType } : {});
   const hash = createHash('sha256');
   const resuming = state.rel !== undefined && state.bytes > 0 && (fetched.rangeStart ?? 0) === state.bytes;
   if (!resuming && (fetched.rangeStart ?? 0) > 0) {
@@ -172,12 +176,7 @@ async function writeAll(fh: Awaited<ReturnType<typeof open>>, chunk: Uint8Array)
 }
 
 /** Feeds the first `bytes` of an existing `.part` through hash and validator; returns the bytes read. */
-async function replayPart(
-  partAbs: string,
-  bytes: number,
-  hash: Hash,
-  validator: AudioValidator,
-): Promise<number> {
+async function replayPart(partAbs: string, bytes: number, hash: Hash, validator: BodyCheck): Promise<number> {
   let read = 0;
   for await (const chunk of createReadStream(partAbs, { start: 0, end: bytes - 1 })) {
     const b = chunk as Buffer;

@@ -70,6 +70,10 @@ export interface OpenContext {
  * - `fields`: template fields the fetch learned (e.g. a start time that only the response tells); they
  *   are merged over `ref.meta` for this item's output path and metadata. A fetch never writes into the ref.
  * - `record`: the vendor's record as the fetch learned it; replaces `ref.record` in the `--metadata` sidecar.
+ * - `unvalidated`: the body is audio the sink cannot check (no WAV/MP3 header: headerless G.711 from the
+ *   CC-Gateway). The sink still refuses a body that looks like HTML, XML, JSON or text (`E_BAD_AUDIO`),
+ *   skips the WAV/MP3 structure check, saves it with extension `ext` (no dot, e.g. `V3`) and records
+ *   `contentType` (e.g. `application/octet-stream`) in the manifest. The vendor says "not validated" in a notice.
  */
 export interface FetchedBody {
   body: AsyncIterable<Uint8Array>;
@@ -80,6 +84,7 @@ export interface FetchedBody {
   resumable?: boolean;
   fields?: Record<string, MetaValue>;
   record?: unknown;
+  unvalidated?: { ext: string; contentType: string };
 }
 
 /** What the engine reports back to the source when the run ends (for cursors such as `--since-last`). */

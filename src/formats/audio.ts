@@ -633,3 +633,77 @@ export class AudioValidator {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Bodies kept without validation
+
+/** What the sink asks of a body check: the extension once known, every chunk, and a verdict at the end. */
+export interface BodyCheck {
+  /** The file extension (no dot) once the first bytes decided it; `undefined` before. */
+  readonly format: string | undefined;
+  /** Feeds the next chunk; throws `E_BAD_AUDIO` when the bytes show the body is an error page. */
+  push(chunk: Uint8Array): void;
+  /** The verdict: extension and content type. Throws `E_TRUNCATED` (empty) or `E_BAD_AUDIO`. */
+  end(): { format: string; contentType: string };
+}
+
+/**
+ * The check of a body a vendor declares it cannot validate (`FetchedBody.unvalidated`: headerless G.711 from
+ * the CC-Gateway). It sniffs the first bytes (up to 512) only to refuse an error page: a body that looks like
+ * HTML, XML, JSON or plain text is `E_BAD_AUDIO`; anything else (WAV and MP3 included) is accepted as it is
+ * with the vendor's extension and content type. Nothing after the head is looked at. An empty body is
+ * `E_TRUNCATED` (retryable), as for {@link AudioValidator}.
+ */
+export class UnvalidatedBody implements BodyCheck {
+  private head: Uint8Array | undefined = new Uint8Array(0);
+  private decided = false;
+  private failure: RecpullError | undefined;
+
+  /** `ext` (no dot) and `contentType` are what the file is saved as; `given` the response's Content-Type. */
+  constructor(
+    private readonly declared: { ext: string; contentType: string },
+    private readonly given?: string,
+  ) {}
+
+  get format(): string | undefined {
+    return this.decided ? this.declared.ext : undefined;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.failure) throw this.failure;
+    if (this.decided || chunk.length === 0) return;
+    const prev = this.head!;
+    const head = new Uint8Array(Math.min(prev.length + chunk.length, SNIFF_CAP));
+    head.set(prev);
+    head.set(chunk.subarray(0, head.length - prev.length), prev.length);
+    this.head = head;
+    if (head.length >= SNIFF_CAP) this.decide();
+  }
+
+  end(): { format: string; contentType: string } {
+    if (this.failure) throw this.failure;
+    if (!this.decided) {
+      if ((this.head?.length ?? 0) === 0) {
+        throw new RecpullError('E_TRUNCATED', 'empty body (0 bytes): no audio arrived', { retryable: true });
+      }
+      this.decide();
+    }
+    return { format: this.declared.ext, contentType: this.declared.contentType };
+  }
+
+  private decide(): void {
+    const head = this.head!;
+    const audio = matchAudio(head);
+    const kind = audio === 'wav' || audio === 'mp3' ? undefined : classifyNonAudio(head, true);
+    this.head = undefined;
+    this.decided = true;
+    if (kind !== undefined && kind !== 'unknown') {
+      const ct = this.given ? ` (Content-Type: ${this.given})` : '';
+      this.failure = new RecpullError(
+        'E_BAD_AUDIO',
+        `the body is not audio: it looks like ${KIND_TEXT[kind]}${ct}`,
+      );
+      throw this.failure;
+    }
+  }
+}

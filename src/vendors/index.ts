@@ -26,6 +26,11 @@ export const VENDORS: readonly VendorEntry[] = [
     summary: 'RingCentral call recordings, as fast as the Heavy rate limit allows',
     load: async () => (await import('./ringcentral/definition.js')).default,
   },
+  {
+    name: 'cc-gateway',
+    summary: 'Huawei CC-Gateway recordings, through one signed-in agent set busy for the run',
+    load: async () => (await import('./cc-gateway/definition.js')).default,
+  },
 ];
 
 /** The registered vendor names (config sections, subcommands). */

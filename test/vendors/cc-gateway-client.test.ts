@@ -288,7 +288,7 @@ describe('CC-Gateway session and source against the emulator', () => {
     for (const g of gw!.guidsIssued) expect(all).not.toContain(g.slice(0, 36));
   });
 
-  it('headerless bodies: wrapped in an A-law WAV header with --raw-format; refused as unvalidated without', async () => {
+  it('headerless bodies: wrapped in an A-law WAV header with --raw-format; saved as .V3, not validated, without', async () => {
     await start({
       recordings: [
         { recordId: 'Y:/6/0/20161025/20011/1902050.V3', format: 'raw', bytes: 3001 },
@@ -323,13 +323,25 @@ describe('CC-Gateway session and source against the emulator', () => {
     const queries = gw!.log.filter((e) => e.op === 'recordfile').map((e) => e.query);
     expect(queries).toContainEqual({ recordId: one!.recordId, filetype: '1' });
     expect(queries).toContainEqual({ recordId: two!.recordId, filetype: '1', locationId: '1' });
-    // Without --raw-format the existing sink cannot accept the raw body (see the report): it fails, unsaved.
+    // Without --raw-format the body is saved as received, with its own extension, marked not validated.
     await rm(out!, { recursive: true, force: true });
     const plain = await run({ recordIds: [one!.recordId] });
-    expect(plain.exitCode).toBe(1);
-    expect(plain.events.find((e) => e.type === 'item-failed')).toMatchObject({
-      error: { code: 'E_BAD_AUDIO' },
+    expect(plain.exitCode).toBe(0);
+    const file = plain.events.find((e) => e.type === 'item-done');
+    expect(file).toMatchObject({
+      files: expect.arrayContaining([
+        expect.objectContaining({
+          path: 'cc-gateway/20161025/20011/1902050.V3',
+          contentType: 'application/octet-stream',
+        }),
+      ]),
     });
+    expect(
+      (await savedBytes(ccGatewayKey({ recordId: one!.recordId, filetype: '1' }), plain.events)).equals(
+        gw!.contentOf(one!),
+      ),
+    ).toBe(true);
+    expect(plain.events.some((e) => e.type === 'notice' && /not validated/.test(e.message))).toBe(true);
   });
 });
 

@@ -60,8 +60,12 @@ export interface CcGatewaySandboxOptions {
   /** Recordfile answers these retcodes for these record ids. */
   recordErrors?: Record<string, string>;
   faults?: FaultPlan;
+  /** Logout answers after this long, ms (a slow sign-out); default 0. */
+  logoutDelayMs?: number;
   /** Default true (HTTPS with the sandbox certificate). */
   tls?: boolean;
+  /** Fixed port (`recpull sandbox --port`); default a free one. */
+  port?: number;
 }
 
 /** A running CC-Gateway emulator. */
@@ -112,6 +116,7 @@ export async function startCcGatewaySandbox(
     recordErrors: { ...options.recordErrors },
     pollHoldMs: options.pollHoldMs ?? 10_000,
     faults: options.faults ?? {},
+    logoutDelayMs: options.logoutDelayMs ?? 0,
   };
   const agent = new AgentState({
     authMode: options.authMode ?? 'dynamic',
@@ -150,7 +155,7 @@ export async function startCcGatewaySandbox(
       return route(ctx, req, res, e);
     },
     log,
-    { tls: options.tls ?? true },
+    { tls: options.tls ?? true, ...(options.port ? { port: options.port } : {}) },
   );
   return {
     url: server.url,

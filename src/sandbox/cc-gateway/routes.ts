@@ -51,6 +51,8 @@ export interface CcMutableOptions {
   /** How long an event poll is held when nothing happens (the real gateway: about 10 000). */
   pollHoldMs: number;
   faults: FaultPlan;
+  /** Logout answers after this long (a slow sign-out, for "a second Ctrl-C exits at once"); default 0. */
+  logoutDelayMs: number;
 }
 
 /** What the handlers share. */
@@ -133,6 +135,7 @@ export async function route(
   switch (op) {
     case 'logout':
       if (method !== 'DELETE') return answer('000-002', '');
+      if (ctx.opts.logoutDelayMs > 0) await new Promise((r) => setTimeout(r, ctx.opts.logoutDelayMs));
       ctx.agent.signOut('logout');
       return answer('0');
     case 'saybusy':

@@ -8,7 +8,7 @@ import { RecpullError } from '../../core/errors.js';
 import { fetchedBody, header, readText, statusError } from '../../core/http.js';
 import type { FetchedBody } from '../../core/source.js';
 import { type G711Law, g711WavLength, wrapG711 } from '../../formats/g711-wav.js';
-import type { CcRecordId } from './record.js';
+import { type CcRecordId, parseRecordPath } from './record.js';
 import { downloadError, SESSION_RETCODES } from './retcodes.js';
 import { type CcGatewaySession, parseRetcode } from './session.js';
 
@@ -27,8 +27,9 @@ export interface DownloadOptions {
 }
 
 /**
- * Downloads one recording. Resolves with the body (a RIFF WAV as sent; a headerless body as sent, or
- * wrapped in a WAV header when `rawFormat` is set, with `contentType` `audio/wav` and the wrapped length).
+ * Downloads one recording. Resolves with the body (a RIFF WAV as sent; a headerless body as sent, marked
+ * `unvalidated` with the record's own extension ({@link rawExtension}), or wrapped in a WAV header when
+ * `rawFormat` is set, with `contentType` `audio/wav` and the wrapped length).
  *
  * A session retcode (`100-006`, or `000-003` confirmed by a fresh event poll) signs in again once
  * ({@link CcGatewaySession.recover}) and repeats the request once. Throws the errors of `downloadError`
@@ -97,7 +98,14 @@ export async function downloadRecording(
     }
     const isWav = isRiff(head);
     const base = { ...fetched, resumable: false };
-    if (isWav || !opts.rawFormat) return { ...base, body };
+    if (isWav) return { ...base, body };
+    if (!opts.rawFormat) {
+      return {
+        ...base,
+        body,
+        unvalidated: { ext: rawExtension(id.recordId), contentType: 'application/octet-stream' },
+      };
+    }
     const { length, ...rest2 } = base;
     return {
       ...rest2,
@@ -106,6 +114,15 @@ export async function downloadRecording(
       ...(length !== undefined ? { length: g711WavLength(length) } : {}),
     };
   }
+}
+
+/**
+ * The extension a headerless body is saved with: the record's own (`V3` of `…/1902050.V3`), or `raw` when
+ * it has none, is not 1–8 letters and digits, or would claim a format the bytes are not (`wav`, `mp3`).
+ */
+export function rawExtension(recordId: string): string {
+  const ext = parseRecordPath(recordId).recordExt;
+  return /^[A-Za-z0-9]{1,8}$/.test(ext) && !/^(wav|wave|mp3)$/i.test(ext) ? ext : 'raw';
 }
 
 /** Reads from `it` until at least `n` bytes (or the end); returns them. */

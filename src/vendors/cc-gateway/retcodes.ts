@@ -130,18 +130,28 @@ export function describeRetcode(retcode: string, message?: string): string {
 
 /**
  * The error of a sign-in (or forcelogin) refused with `retcode`: always `E_AUTH` (exit 3), naming the
- * retcode and its meaning. `100-002` gets the advice to use `--force-login`.
+ * retcode and its meaning, and the profile (and config file) when given. `100-002` gets the advice to use
+ * `--force-login`; `100-004` the config keys to check.
  */
-export function signInError(retcode: string, message: string | undefined, agentId: string): RecpullError {
+export function signInError(
+  retcode: string,
+  message: string | undefined,
+  agentId: string,
+  where: { profile?: string; configFile?: string } = {},
+): RecpullError {
+  const keys = where.profile
+    ? `cc-gateway.${where.profile}.agentId and password${where.configFile ? ` in ${where.configFile}` : ''}`
+    : 'the agent id and password';
   const advice =
     retcode === '100-002'
       ? '; another session holds this agent (a softphone, an agent desktop or an earlier run). Sign it out there, or run again with --force-login to take the agent over'
       : retcode === '100-004'
-        ? '; check the agent id and password'
+        ? `; check ${keys}`
         : '';
+  const profile = where.profile ? ` (profile "${where.profile}")` : '';
   return new RecpullError(
     'E_AUTH',
-    `the CC-Gateway refused to sign in agent ${agentId}: ${describeRetcode(retcode, message)}${advice}`,
+    `the CC-Gateway refused to sign in agent ${agentId}${profile}: ${describeRetcode(retcode, message)}${advice}`,
     { vendorCode: retcode },
   );
 }

@@ -39,6 +39,9 @@ export interface CcGatewaySessionOptions {
   pollErrorDelayMs?: number;
   /** Lost sessions recovered by signing in again in one run (default 1); the next loss is fatal. */
   maxRelogins?: number;
+  /** Profile name and config file, named by a refused sign-in. */
+  profile?: string;
+  configFile?: string;
 }
 
 /** `debug` notices are for `--verbose` only (keep-alive hiccups). */
@@ -121,7 +124,11 @@ export class CcGatewaySession {
       const forced = await this.call('PUT', `onlineagent/${this.agent}/forcelogin`, { signal, body });
       answer = await this.json(forced);
     }
-    if (answer.retcode !== '0') throw signInError(answer.retcode, answer.message, this.opts.agentId);
+    if (answer.retcode !== '0')
+      throw signInError(answer.retcode, answer.message, this.opts.agentId, {
+        ...(this.opts.profile !== undefined ? { profile: this.opts.profile } : {}),
+        ...(this.opts.configFile !== undefined ? { configFile: this.opts.configFile } : {}),
+      });
     if (!this.guid) {
       throw new RecpullError('E_PROTOCOL', 'the CC-Gateway signed the agent in but sent no Set-GUID header');
     }

@@ -91,7 +91,7 @@ export function ccGatewaySource(
         }
       }
     },
-    fetch(ref: RecordingRef, ctx: FetchContext): Promise<FetchedBody> {
+    async fetch(ref: RecordingRef, ctx: FetchContext): Promise<FetchedBody> {
       // The ref's record holds the id as selected (a locationId only when one was given).
       const rec = ref.record as CcRecordId;
       const id: CcRecordId = {
@@ -99,15 +99,32 @@ export function ccGatewaySource(
         filetype: rec.filetype,
         ...(rec.locationId !== undefined ? { locationId: rec.locationId } : {}),
       };
-      return downloadRecording(session, id, {
+      const fetched = await downloadRecording(session, id, {
         signal: ctx.signal,
         key: ref.key,
         ...(opts.rawFormat ? { rawFormat: opts.rawFormat } : {}),
         warn: (message) => notice('warn', message),
       });
+      const raw = fetched.unvalidated;
+      if (!raw) return fetched;
+      return {
+        ...fetched,
+        body: afterLast(fetched.body, () =>
+          notice(
+            'warn',
+            `${id.recordId}: no WAV header; saved as received (.${raw.ext}), not validated (--raw-format alaw|mulaw wraps such recordings in a WAV header)`,
+          ),
+        ),
+      };
     },
     async close(_outcome: RunOutcome, signal: AbortSignal): Promise<void> {
       await session.close(signal);
     },
   };
+}
+
+/** Passes `body` on and calls `done` once its last chunk was taken (not when it fails or is abandoned). */
+async function* afterLast(body: AsyncIterable<Uint8Array>, done: () => void): AsyncGenerator<Uint8Array> {
+  yield* body;
+  done();
 }
