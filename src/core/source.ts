@@ -3,6 +3,7 @@
  * the engine iterates its refs lazily, skips what the manifest says is done, and calls `fetch` under the
  * queue's concurrency limit and retry policy. The engine never imports a vendor.
  */
+import type { ZipLimits } from '../formats/zip.js';
 import type { RecpullError } from './errors.js';
 import type { EventSink } from './events.js';
 
@@ -70,6 +71,12 @@ export interface OpenContext {
  * - `fields`: template fields the fetch learned (e.g. a start time that only the response tells); they
  *   are merged over `ref.meta` for this item's output path and metadata. A fetch never writes into the ref.
  * - `record`: the vendor's record as the fetch learned it; replaces `ref.record` in the `--metadata` sidecar.
+ * - `bundle: 'zip'`: the body is a zip of several recordings of one call (CC-FS by call id). The engine
+ *   (src/core/bundle.ts) streams it to `<out>/.recpull/staging/`, refuses an unsafe or oversized zip
+ *   (`E_BAD_AUDIO`, within `bundleLimits`), validates every entry as audio, and renames the unpacked folder
+ *   into place whole: the template with its `.{ext}` dropped names the folder (`{vendor}/{date}/{name}/`),
+ *   and the manifest line lists every file in it. Such a body is never resumed.
+ * - `bundleLimits`: limits of that zip (entries, total bytes, compression ratio; src/formats/zip.ts).
  * - `unvalidated`: the body is audio the sink cannot check (no WAV/MP3 header: headerless G.711 from the
  *   CC-Gateway). The sink still refuses a body that looks like HTML, XML, JSON or text (`E_BAD_AUDIO`),
  *   skips the WAV/MP3 structure check, saves it with extension `ext` (no dot, e.g. `V3`) and records
@@ -85,6 +92,8 @@ export interface FetchedBody {
   fields?: Record<string, MetaValue>;
   record?: unknown;
   unvalidated?: { ext: string; contentType: string };
+  bundle?: 'zip';
+  bundleLimits?: Partial<ZipLimits>;
 }
 
 /** What the engine reports back to the source when the run ends (for cursors such as `--since-last`). */
