@@ -18,7 +18,9 @@ import {
   type CcLoggedRequest,
   startCcGatewaySandbox,
 } from '../../src/sandbox/cc-gateway/index.js';
+import { linearToAlaw } from '../../src/sandbox/cc-gateway/records.js';
 import { sandboxCertificate } from '../../src/sandbox/server.js';
+import { UnvalidatedBody } from '../../src/formats/audio.js';
 import { ccGatewayKey, parseRecordPath } from '../../src/vendors/cc-gateway/record.js';
 import { CcGatewaySession, type CcGatewaySessionOptions } from '../../src/vendors/cc-gateway/session.js';
 import { type CcGatewaySelection, ccGatewaySource } from '../../src/vendors/cc-gateway/source.js';
@@ -372,5 +374,24 @@ describe('record paths', () => {
       agent: '515',
     });
     expect(parseRecordPath('Y:/autoTest.V3')).toMatchObject({ date: 'undated', name: 'autoTest' });
+  });
+});
+
+describe('unvalidated bodies (FetchedBody.unvalidated in the sink)', () => {
+  const check = (body: string | Buffer) => {
+    const c = new UnvalidatedBody({ ext: 'V3', contentType: 'application/octet-stream' });
+    c.push(typeof body === 'string' ? Buffer.from(body) : body);
+    return c.end();
+  };
+  it('refuses what looks like an error page, accepts G.711 bytes, and calls an empty body truncated', () => {
+    for (const page of [
+      '<html><body>Busy</body></html>',
+      '{"retcode":"104-005"}',
+      'Service Unavailable, try later',
+    ])
+      expect(() => check(page), page).toThrow(expect.objectContaining({ code: 'E_BAD_AUDIO' }));
+    const alaw = Buffer.from(Array.from({ length: 2000 }, (_, i) => linearToAlaw(Math.sin(i / 5) * 9000)));
+    expect(check(alaw)).toEqual({ format: 'V3', contentType: 'application/octet-stream' });
+    expect(() => check(Buffer.alloc(0))).toThrow(expect.objectContaining({ code: 'E_TRUNCATED' }));
   });
 });
