@@ -43,7 +43,7 @@ ${def.examples.map((e) => `  ${e.startsWith('mysql') || e.startsWith('cat') ? e 
     });
     const resolved = await resolveProfile<CommonProfile>(loaded, def, flags.profile);
     const settings = resolved.settings;
-    const http = new HttpClient(httpOptions(flags, settings));
+    const http = new HttpClient(httpOptions(flags, settings, def.defaultConcurrency));
     try {
       const built = await def.build({
         flags,
@@ -93,6 +93,10 @@ function helpersFor(ctx: CliContext, def: VendorDefinition): VendorCommandHelper
     },
     setExitCode(code: number) {
       ctx.exitCode = code;
+    },
+    http(settings: CommonProfile) {
+      // No --timeout flag here: the profile's timeout (default 60 s) is the only one.
+      return new HttpClient(httpOptions({ profile: '', progress: false }, settings));
     },
   };
 }

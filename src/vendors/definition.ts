@@ -26,6 +26,10 @@ export interface CommonFlags {
   quiet?: boolean;
   verbose?: boolean;
   progress: boolean;
+  /** `--max-size`, bytes. */
+  maxSize?: number;
+  /** `--attempt-timeout`, ms. */
+  attemptTimeout?: number;
 }
 
 /** Keys every profile of every vendor may set (validated by src/config/schema.ts `commonKeys`). */
@@ -157,4 +161,9 @@ export interface VendorCommandHelpers {
   }>;
   /** Sets the process's exit code (only src/cli/main.ts exits). */
   setExitCode(code: number): void;
+  /**
+   * An HTTP client built from a resolved profile's `timeout` (seconds, default 60), `tls` and `userAgent`, as
+   * vendor runs get theirs (src/cli/common.ts `httpOptions`). The caller closes it (`await http.close()`).
+   */
+  http(settings: CommonProfile): HttpClient;
 }

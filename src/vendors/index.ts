@@ -31,6 +31,11 @@ export const VENDORS: readonly VendorEntry[] = [
     summary: 'Huawei CC-Gateway recordings, through one signed-in agent set busy for the run',
     load: async () => (await import('./cc-gateway/definition.js')).default,
   },
+  {
+    name: 'noojee',
+    summary: 'Noojee Recorder recordings (base64 in SOAP, hour listing, start/stop)',
+    load: async () => (await import('./noojee/definition.js')).default,
+  },
 ];
 
 /** The registered vendor names (config sections, subcommands). */

@@ -65,6 +65,8 @@ export interface NoojeeSandboxOptions {
   /** Faults of retrieve bodies, counted per uniqueId. */
   faults?: FaultPlan;
   tls?: boolean;
+  /** Port to listen on (`recpull sandbox --port`); default a free one. */
+  port?: number;
 }
 
 /** A running Noojee emulator. */
@@ -150,7 +152,7 @@ export async function startNoojeeSandbox(opts: NoojeeSandboxOptions = {}): Promi
       res.end('<html><body><h1>404 Not Found</h1></body></html>');
     },
     log,
-    { ...(opts.tls ? { tls: true } : {}) },
+    { ...(opts.tls ? { tls: true } : {}), ...(opts.port ? { port: opts.port } : {}) },
   );
   return {
     url: server.url,

@@ -8,10 +8,10 @@ import { httpUrl, nonEmpty, profileSchema, rateCap, timeZone } from '../../confi
 import { isTimeZone, localZone, parseDateTime } from '../../core/dates.js';
 import { RecpullError } from '../../core/errors.js';
 import { openInput } from '../../core/input.js';
+import { ringcentralCursorPath as cursorPath, readCursor, writeCursor } from '../cursor.js';
 import type { CommonProfile, VendorDefinition } from '../definition.js';
 import { intIn, parseDuration } from '../flags.js';
 import { ringcentralClient } from './client.js';
-import { cursorPath, readCursor, writeCursor } from './cursor.js';
 import { CALL_LOG_TEMPLATE, RINGCENTRAL_FIELDS } from './meta.js';
 import { type RcSelection, RingCentralSource } from './source.js';
 import { z } from 'zod';
