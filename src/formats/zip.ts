@@ -96,6 +96,12 @@ export interface ExtractOptions {
   limits?: Partial<ZipLimits>;
   /** How each entry is written; default {@link fileSink}() (no content check, `application/octet-stream`). */
   sink?: EntrySink;
+  /**
+   * Renames each path segment of a safe entry name before it is used (e.g. `sanitizeSegment` of
+   * src/core/template.ts: no bidi controls or Windows-reserved names on disk). Two entries that map to the
+   * same name are duplicates (the zip is refused).
+   */
+  mapSegment?: (segment: string) => string;
   signal?: AbortSignal;
 }
 
@@ -158,7 +164,11 @@ interface Checked {
 }
 
 /** Pass 1: reads and checks the central directory. Returns the file entries in zip order. */
-async function auditEntries(zip: ZipFile, limits: ZipLimits): Promise<Checked[]> {
+async function auditEntries(
+  zip: ZipFile,
+  limits: ZipLimits,
+  mapSegment?: (segment: string) => string,
+): Promise<Checked[]> {
   if (zip.entryCount > limits.maxEntries)
     throw unsafe(`${zip.entryCount} entries, more than the limit of ${limits.maxEntries}`);
   const files: Checked[] = [];
@@ -172,8 +182,13 @@ async function auditEntries(zip: ZipFile, limits: ZipLimits): Promise<Checked[]>
       entry.extraFields,
       true,
     );
-    const name = safeEntryName(raw);
+    let name = safeEntryName(raw);
     checkFileType(entry, name);
+    if (mapSegment) {
+      const dir = name.endsWith('/');
+      const segs = (dir ? name.slice(0, -1) : name).split('/');
+      name = safeEntryName(segs.map(mapSegment).join('/') + (dir ? '/' : ''));
+    }
     const isDir = name.endsWith('/');
     const key = (isDir ? name.slice(0, -1) : name).toLowerCase();
     if (fileKeys.has(key) || (dirKeys.has(key) && !isDir)) throw unsafe(`entry ${quote(name)} appears twice`);
@@ -316,7 +331,7 @@ export async function extractZip(
     } catch (err) {
       throw corrupt((err as Error).message);
     }
-    const files = await auditEntries(zip, limits);
+    const files = await auditEntries(zip, limits, opts.mapSegment);
     await mkdir(stagingDir, { recursive: true });
     const dirs = new Set<string>([stagingDir]);
     const budget = { left: limits.maxTotalBytes, limit: limits.maxTotalBytes };
