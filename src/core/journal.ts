@@ -5,12 +5,14 @@
  * - a whole `<path>` whose key has no `done` line was renamed into place just before the crash, before its
  *   manifest line was written: it is checked, hashed and adopted into the manifest instead of being
  *   downloaded again under another name.
+ * - a bundle folder (`{key, path, bundle: true}`, src/core/bundle.ts): see `recoverBundle`.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AudioValidator } from '../formats/audio.js';
+import { recoverBundle } from './bundle.js';
 import type { FileRecord } from './manifest.js';
 import { stateDir } from './manifest.js';
 import { resolveInsideOut } from './paths.js';
@@ -28,9 +30,15 @@ export class PartJournal {
     this.path = join(stateDir(out), 'parts');
   }
 
-  /** Records that `key` is about to write `<rel>.part` (rel: relative final path). */
-  async add(key: string, rel: string): Promise<void> {
-    await appendFile(this.path, `${JSON.stringify({ key, path: rel })}\n`);
+  /**
+   * Records that `key` is about to write `<rel>.part` (rel: relative final path), or with `bundle` the folder
+   * `rel` of a zip bundle (recovered by `recoverBundle`, src/core/bundle.ts).
+   */
+  async add(key: string, rel: string, opts: { bundle?: boolean } = {}): Promise<void> {
+    await appendFile(
+      this.path,
+      `${JSON.stringify({ key, path: rel, ...(opts.bundle ? { bundle: true } : {}) })}\n`,
+    );
   }
 
   /**
@@ -45,16 +53,22 @@ export class PartJournal {
       return { removed: 0, recovered: [] };
     }
     const entries = new Map<string, string>(); // rel path → key (the last claim wins)
+    const bundles = new Set<string>();
     for (const line of text.split('\n')) {
       try {
-        const v = JSON.parse(line) as { key?: unknown; path?: unknown };
+        const v = JSON.parse(line) as { key?: unknown; path?: unknown; bundle?: unknown };
         if (typeof v.key === 'string' && typeof v.path === 'string') entries.set(v.path, v.key);
+        if (v.bundle === true && typeof v.path === 'string') bundles.add(v.path);
       } catch {
         // torn last line
       }
     }
     const result: Recovery = { removed: 0, recovered: [] };
     for (const [rel, key] of entries) {
+      if (bundles.has(rel)) {
+        result.removed += await recoverBundle(this.out, rel, isDone(key));
+        continue;
+      }
       let abs: string;
       try {
         abs = await resolveInsideOut(this.out, rel); // never delete through a symlink below out

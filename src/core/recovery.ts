@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { RecpullError } from './errors.js';
 import { type EventSink, now } from './events.js';
 import { PartJournal } from './journal.js';
+import { clearStaging } from './bundle.js';
 import { acquireLock } from './lock.js';
 import { describeLines, Manifest, type ManifestRecord, readManifest, stateDir } from './manifest.js';
 import { checkOutFolder, PathAllocator } from './paths.js';
@@ -62,7 +63,9 @@ export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> 
   try {
     const manifest = await Manifest.open(out);
     const journal = new PartJournal(out);
-    const { removed, recovered } = await journal.recover((key) => manifest.get(key)?.status === 'done');
+    const recovery = await journal.recover((key) => manifest.get(key)?.status === 'done');
+    const removed = recovery.removed + (await clearStaging(out)); // unpacked-but-uncommitted bundles
+    const { recovered } = recovery;
     for (const { key, file } of recovered) {
       await manifest.append({ key, status: 'done', files: [file], attempts: 0, at: now() });
     }

@@ -5,6 +5,7 @@
  * manifest line will list. Whatever happens, the body is either read to its end or destroyed, so its
  * pooled connection is never left busy.
  */
+import { writeBundle } from './bundle.js';
 import type { FileRecord } from './manifest.js';
 import type { PartJournal } from './journal.js';
 import type { PathAllocator } from './paths.js';
@@ -41,6 +42,7 @@ export async function writeItem(
   state: PartState,
   ctx: WriteContext,
 ): Promise<FileRecord[]> {
+  if (fetched.bundle) return writeBundle(ref, fetched, state, ctx); // a zip of one call: src/core/bundle.ts
   const fields = itemFields(ref, fetched);
   let file: FileRecord;
   try {
