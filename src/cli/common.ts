@@ -11,7 +11,7 @@ import { runDownloads } from '../core/run.js';
 import type { Source } from '../core/source.js';
 import { createRenderer } from '../render/index.js';
 import type { CommonFlags, CommonProfile } from '../vendors/definition.js';
-import { intIn } from '../vendors/flags.js';
+import { intIn, parseDuration, parseSize } from '../vendors/flags.js';
 
 export type { CommonFlags };
 export { intIn };
@@ -67,6 +67,16 @@ export function addCommonOptions(cmd: Command, concurrency = 4): Command {
       'give up on a response after this many seconds without progress (default 60)',
       positiveSeconds,
     )
+    .option(
+      '--max-size <size>',
+      'largest recording accepted; a body growing past it fails (default 2G)',
+      parseSize,
+    )
+    .option(
+      '--attempt-timeout <duration>',
+      'each attempt may take this long, plus the time its size needs at 64 KiB/s (default 10m)',
+      parseDuration,
+    )
     .option('--force', 'download again what the manifest says is done')
     .option('--metadata', "write a JSON sidecar with the recording's metadata beside each file")
     .option('-q, --quiet', 'only failures, warnings and the final summary')
@@ -74,11 +84,15 @@ export function addCommonOptions(cmd: Command, concurrency = 4): Command {
     .addOption(new Option('--no-progress', 'plain lines instead of the progress bar'));
 }
 
-/** HTTP settings from flags and profile. */
-export function httpOptions(flags: CommonFlags, profile: CommonProfile): HttpOptions {
+/**
+ * HTTP settings from flags and profile: `--timeout` for each stall, TLS, User-Agent, and as many
+ * connections per origin as downloads run at once (`-j`, at least 16 for the vendors' API calls).
+ */
+export function httpOptions(flags: CommonFlags, profile: CommonProfile, defaultConcurrency = 4): HttpOptions {
   const timeoutS = flags.timeout ?? profile.timeout ?? 60;
   return {
     timeoutMs: timeoutS * 1000,
+    connections: Math.max(16, flags.concurrency ?? profile.concurrency ?? defaultConcurrency),
     ...(profile.tls?.caFile ? { caFile: profile.tls.caFile } : {}),
     ...(profile.tls?.insecure ? { insecure: true } : {}),
     userAgent: profile.userAgent ?? 'recpull/0.1',
@@ -139,6 +153,8 @@ export async function runSource(source: Source, ctx: RunContext): Promise<number
       force: flags.force === true,
       dryRun: flags.dryRun === true,
       metadata: flags.metadata === true,
+      ...(flags.maxSize !== undefined ? { maxBytes: flags.maxSize } : {}),
+      ...(flags.attemptTimeout !== undefined ? { attemptDeadline: { baseMs: flags.attemptTimeout } } : {}),
       signal: cli.stop,
       emit: (event) => {
         if (event.type === 'item-start') inFlight.add(event.key);

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'E_TOKEN_EXPIRED' // a short-lived download token expired or was refused
   | 'E_BAD_AUDIO' // the body is not audio (an error page), or not the audio it claims to be
   | 'E_TRUNCATED' // fewer bytes than the body or the audio header declared
+  | 'E_TOO_LARGE' // the body grew past --max-size
   | 'E_HTTP' // an unexpected HTTP status
   | 'E_NETWORK' // connection refused/reset, DNS, TLS
   | 'E_TIMEOUT' // no response or no body progress within --timeout

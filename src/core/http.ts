@@ -105,6 +105,28 @@ const TIMEOUT_CODES = new Set([
   'ETIMEDOUT',
 ]);
 
+function isTlsCode(code: string): boolean {
+  return (
+    code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ||
+    code === 'SELF_SIGNED_CERT_IN_CHAIN' ||
+    code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
+    code === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' ||
+    code === 'ERR_TLS_CERT_ALTNAME_INVALID' ||
+    code.startsWith('ERR_TLS') ||
+    code === 'CERT_HAS_EXPIRED'
+  );
+}
+
+/**
+ * Whether `err` (as thrown by `HttpClient.request`) is a failure to verify the server's TLS certificate: the
+ * server cannot be authenticated, so a vendor signing in may treat it as `E_AUTH` (exit 3).
+ */
+export function isTlsFailure(err: unknown): boolean {
+  const cause = (err as { cause?: NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException } })?.cause;
+  const code = cause?.code ?? cause?.cause?.code ?? '';
+  return err instanceof RecpullError && err.code === 'E_NETWORK' && isTlsCode(code);
+}
+
 /** Maps a transport error (undici, socket, abort) to a RecpullError; all but aborts are retryable. */
 export function transportError(err: unknown, signal?: AbortSignal): RecpullError {
   if (err instanceof RecpullError) return err;
@@ -116,13 +138,7 @@ export function transportError(err: unknown, signal?: AbortSignal): RecpullError
   const detail = redact(`${e?.message ?? String(err)}${e?.cause?.message ? ` (${e.cause.message})` : ''}`);
   if (TIMEOUT_CODES.has(code))
     return new RecpullError('E_TIMEOUT', `timed out: ${detail}`, { retryable: true, cause: err });
-  if (
-    code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ||
-    code === 'SELF_SIGNED_CERT_IN_CHAIN' ||
-    code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
-    code.startsWith('ERR_TLS') ||
-    code === 'CERT_HAS_EXPIRED'
-  ) {
+  if (isTlsCode(code)) {
     return new RecpullError(
       'E_NETWORK',
       `TLS failure (${code}): ${detail}; set tls.caFile for a private CA`,
@@ -132,15 +148,44 @@ export function transportError(err: unknown, signal?: AbortSignal): RecpullError
   return new RecpullError('E_NETWORK', `${code}: ${detail}`, { retryable: true, cause: err });
 }
 
-/** Reads a (small) body as text, at most `limit` bytes; the rest is discarded. */
-export async function readText(res: HttpResponse, limit = 1 << 20): Promise<string> {
+/**
+ * Reads a small body (a token, an error page, a vendor's JSON) as text: at most `limit` bytes (default
+ * 1 MiB) — past that the rest is not read, the connection is closed, and the prefix is returned — within
+ * `deadlineMs` (default 60 000) for the whole body, however slowly it trickles.
+ * Throws retryable `E_TIMEOUT` past the deadline, or the body's transport error.
+ */
+export async function readText(res: HttpResponse, limit = 1 << 20, deadlineMs = 60_000): Promise<string> {
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of res.body) {
-    const b = c as Buffer;
-    if (n < limit) chunks.push(b.subarray(0, limit - n));
-    n += b.length;
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    res.body.destroy();
+  }, deadlineMs);
+  try {
+    for await (const c of res.body) {
+      const b = c as Buffer;
+      chunks.push(b.subarray(0, limit - n));
+      n += Math.min(b.length, limit - n);
+      if (n >= limit) {
+        res.body.destroy(); // an endless or huge answer is not read to its end
+        break;
+      }
+    }
+  } catch (err) {
+    if (late) {
+      throw new RecpullError('E_TIMEOUT', `the answer took longer than ${Math.round(deadlineMs / 1000)} s`, {
+        retryable: true,
+      });
+    }
+    throw transportError(err);
+  } finally {
+    clearTimeout(timer);
   }
+  if (late)
+    throw new RecpullError('E_TIMEOUT', `the answer took longer than ${Math.round(deadlineMs / 1000)} s`, {
+      retryable: true,
+    });
   return Buffer.concat(chunks).toString('utf8');
 }
 

@@ -6,6 +6,7 @@
  * `item-failed`, or nothing because the run was stopped (interrupted or fatal).
  */
 import pLimit from 'p-limit';
+import { AttemptDeadline, type AttemptDeadlineOptions } from './deadline.js';
 import { RecpullError, toRecpullError } from './errors.js';
 import { type ErrorInfo, type EventSink, now, type RunCounts } from './events.js';
 import type { Manifest } from './manifest.js';
@@ -40,6 +41,8 @@ export interface ItemContext {
   notReadyWaitMs?: number;
   /** Stops the run with a run-level error (the first one wins). */
   fail(err: RecpullError): void;
+  /** The deadline of each attempt (src/core/deadline.ts). */
+  deadline?: AttemptDeadlineOptions;
 }
 
 /** The error as events and the manifest show it, with secrets redacted. */
@@ -62,32 +65,41 @@ export async function runItem(ref: RecordingRef, ctx: ItemContext): Promise<void
         attempts = attempt;
         if (signal.aborted) throw new RecpullError('E_ABORTED', 'interrupted');
         emit({ type: 'item-start', at: now(), key: ref.key, attempt });
-        const fetched = await abandonOnAbort(
-          ctx.source.fetch(ref, {
-            signal,
-            attempt,
-            ...(state.resumable && state.bytes > 0
-              ? { resume: { offset: state.bytes, ...(state.etag ? { etag: state.etag } : {}) } }
-              : {}),
-          }),
-          signal,
-        );
-        let lastProgress = 0;
-        return writeItem(ref, fetched, state, {
-          ...write,
-          onProgress: (bytes, total) => {
-            const t = Date.now();
-            if (t - lastProgress < PROGRESS_EVERY_MS) return;
-            lastProgress = t;
-            emit({
-              type: 'item-progress',
-              at: now(),
-              key: ref.key,
-              bytes,
-              ...(total !== undefined ? { total } : {}),
-            });
-          },
-        });
+        const deadline = new AttemptDeadline(signal, ctx.deadline);
+        try {
+          const fetched = await abandonOnAbort(
+            ctx.source.fetch(ref, {
+              signal: deadline.signal,
+              attempt,
+              ...(state.resumable && state.bytes > 0
+                ? { resume: { offset: state.bytes, ...(state.etag ? { etag: state.etag } : {}) } }
+                : {}),
+            }),
+            deadline.signal,
+          );
+          if (fetched.length !== undefined) deadline.sizeKnown(fetched.length);
+          let lastProgress = 0;
+          return await writeItem(ref, fetched, state, {
+            ...write,
+            signal: deadline.signal,
+            onProgress: (bytes, total) => {
+              const t = Date.now();
+              if (t - lastProgress < PROGRESS_EVERY_MS) return;
+              lastProgress = t;
+              emit({
+                type: 'item-progress',
+                at: now(),
+                key: ref.key,
+                bytes,
+                ...(total !== undefined ? { total } : {}),
+              });
+            },
+          });
+        } catch (err) {
+          throw deadline.explain(err);
+        } finally {
+          deadline.dispose();
+        }
       },
       {
         retries: ctx.retries,

@@ -7,6 +7,7 @@
  * emitted with the counts. Never exits the process.
  */
 import { stat } from 'node:fs/promises';
+import type { AttemptDeadlineOptions } from './deadline.js';
 import { EXIT, exitCodeFor, Interrupt, RecpullError, toRecpullError } from './errors.js';
 import { type EventSink, now, type RunCounts } from './events.js';
 import type { FileRecord } from './manifest.js';
@@ -34,6 +35,10 @@ export interface RunOptions {
   notReadyWaitMs?: number;
   /** How long `Source.close` may take before the run ends anyway, ms (default 10 000). */
   closeDeadlineMs?: number;
+  /** Largest file accepted, bytes (default 2 GiB); a body growing past it fails its item (`E_TOO_LARGE`). */
+  maxBytes?: number;
+  /** Each attempt's deadline: `baseMs` plus the time its known size needs (src/core/deadline.ts). */
+  attemptDeadline?: AttemptDeadlineOptions;
   force: boolean;
   dryRun: boolean;
   /** Write `<file>.json` with the vendor's record beside each recording. */
@@ -98,6 +103,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
       out: opts.out,
       template,
       metadata: opts.metadata,
+      ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
       journal: folder.journal as NonNullable<typeof folder.journal>,
       paths: folder.paths,
       signal: stop.signal,
@@ -107,6 +113,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     counts,
     retries: opts.retries,
     fail,
+    ...(opts.attemptDeadline ? { deadline: opts.attemptDeadline } : {}),
     ...(opts.retryBaseMs !== undefined ? { retryBaseMs: opts.retryBaseMs } : {}),
     ...(opts.retryCapMs !== undefined ? { retryCapMs: opts.retryCapMs } : {}),
     ...(opts.notReadyWaitMs !== undefined ? { notReadyWaitMs: opts.notReadyWaitMs } : {}),

@@ -6,15 +6,19 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AudioValidator, type BodyCheck, UnvalidatedBody } from '../formats/audio.js';
 import { RecpullError, toRecpullError } from './errors.js';
 import { transportError } from './http.js';
 import type { PartJournal } from './journal.js';
 import type { FileRecord } from './manifest.js';
-import { insideOut } from './paths.js';
+import { insideOut, makeParentFolders, resolveInsideOut } from './paths.js';
 import type { FetchedBody } from './source.js';
+
+/** Create or truncate for writing, refusing to follow a symlink at the path (`O_NOFOLLOW`). */
+const WRITE_NO_FOLLOW = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
 
 /** What one item's attempts share: the `.part` in progress, so a later attempt can resume it. */
 export interface PartState {
@@ -90,10 +94,10 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       }
       const format = validator.format ?? validator.end().format; // end() throws on an empty or short body
       if (state.rel === undefined) state.rel = await input.claimPath(format);
-      partAbs = `${insideOut(out, state.rel)}.part`;
-      await mkdir(dirname(partAbs), { recursive: true });
+      // Folders made one by one, never through a symlink below --out.
+      partAbs = `${await makeParentFolders(out, state.rel)}.part`;
       await journal.add(input.key, state.rel);
-      fh = await open(partAbs, 'w');
+      fh = await open(partAbs, WRITE_NO_FOLLOW, 0o644); // a planted `x.wav.part` symlink is not followed
       state.bytes = 0;
       state.resumable = fetched.resumable === true;
       if (fetched.etag !== undefined) state.etag = fetched.etag;
@@ -127,7 +131,7 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
     await fh.sync();
     await fh.close();
     fh = undefined;
-    const finalAbs = insideOut(out, state.rel as string);
+    const finalAbs = await resolveInsideOut(out, state.rel as string);
     await rename(partAbs, finalAbs);
     await fsyncDir(dirname(finalAbs));
     return { path: state.rel as string, bytes, sha256: hash.digest('hex'), contentType: audio.contentType };
@@ -162,7 +166,14 @@ export function bodyError(err: unknown, signal: AbortSignal): RecpullError {
       { cause: err },
     );
   }
-  if (/^(EACCES|EPERM|EROFS|EISDIR|ENOTDIR|EMFILE|ENFILE|EIO)$/.test(code))
+  if (code === 'ENAMETOOLONG') {
+    return new RecpullError(
+      'E_IO',
+      'the output path is too long for the file system: shorten --template (fewer or shorter fields)',
+      { cause: err },
+    );
+  }
+  if (/^(EACCES|EPERM|EROFS|EISDIR|ENOTDIR|EMFILE|ENFILE|EIO|ELOOP|EEXIST)$/.test(code))
     return toRecpullError(err, 'E_IO');
   return transportError(err, signal);
 }
@@ -219,10 +230,9 @@ export async function writeSmallFile(
   content: string,
   contentType: string,
 ): Promise<FileRecord> {
-  const abs = insideOut(out, rel);
-  await mkdir(dirname(abs), { recursive: true });
+  const abs = await makeParentFolders(out, rel);
   const part = `${abs}.part`;
-  const fh = await open(part, 'w');
+  const fh = await open(part, WRITE_NO_FOLLOW, 0o644);
   try {
     await fh.writeFile(content, 'utf8');
     await fh.sync();

@@ -5,6 +5,7 @@
  * manifest line will list. Whatever happens, the body is either read to its end or destroyed, so its
  * pooled connection is never left busy.
  */
+import { boundedBody } from '../formats/bounded-body.js';
 import { writeBundle } from './bundle.js';
 import type { FileRecord } from './manifest.js';
 import type { PartJournal } from './journal.js';
@@ -14,11 +15,16 @@ import { type PartState, writeRecording, writeSmallFile } from './sink.js';
 import type { FetchedBody, MetaValue, RecordingRef } from './source.js';
 import { renderTemplate } from './template.js';
 
+/** The default `--max-size`: 2 GiB per file. */
+export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
+
 /** What every item's write shares within a run. */
 export interface WriteContext {
   out: string;
   template: string;
   metadata: boolean;
+  /** Largest file accepted, bytes (`--max-size`, default 2 GiB). */
+  maxBytes?: number;
   journal: PartJournal;
   paths: PathAllocator;
   signal: AbortSignal;
@@ -46,9 +52,14 @@ export async function writeItem(
   const fields = itemFields(ref, fetched);
   let file: FileRecord;
   try {
+    const body = boundedBody(fetched.body, {
+      maxBytes: ctx.maxBytes ?? DEFAULT_MAX_BYTES,
+      ...(fetched.rangeStart ? { offset: fetched.rangeStart } : {}),
+      ...(fetched.length !== undefined ? { declared: fetched.length } : {}),
+    });
     file = await writeRecording({
       out: ctx.out,
-      fetched,
+      fetched: { ...fetched, body },
       state,
       journal: ctx.journal,
       key: ref.key,

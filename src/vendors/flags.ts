@@ -37,3 +37,14 @@ export function parseDuration(value: string): number {
   const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
   return Math.round(Number(m[1]) * factor);
 }
+
+/** `2G`, `500M`, `64K`, `1048576` (bytes; binary units) → bytes; throws InvalidArgumentError. */
+export function parseSize(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$/i.exec(value);
+  if (!m) throw new InvalidArgumentError('expected a size such as 2G, 500M or 1048576');
+  const unit = (m[2] ?? 'B').toUpperCase()[0] as string;
+  const factor = { B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[unit] ?? 1;
+  const n = Math.round(Number(m[1]) * factor);
+  if (n < 1) throw new InvalidArgumentError('expected a size of at least 1 byte');
+  return n;
+}

@@ -234,8 +234,8 @@ describe('recpull cc-gateway against the emulator', () => {
   it('6: a self-signed gateway without tls.caFile fails saying to set it; never signed in', async () => {
     const s = await setup({ recordings: 1 }, { caFile: false });
     const r = await runCli(args(s), { cwd: s.dir });
-    // The engine classifies a TLS failure as E_NETWORK (not retryable): exit 1 today; the issue asks for 3.
-    expect(r.code).toBe(1);
+    // The gateway cannot be authenticated: exit 3, as for a refused sign-in.
+    expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/TLS failure.*set tls\.caFile/);
     expect(s.gw.log).toEqual([]);
   });

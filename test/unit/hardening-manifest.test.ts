@@ -20,7 +20,7 @@ const good = {
 const line = (patch: Record<string, unknown>) => JSON.stringify({ ...good, ...patch });
 
 async function status(args: string[]): Promise<{ out: string; exitCode: number }> {
-  const ctx = { exitCode: -1, stop: new AbortController().signal };
+  const ctx = { exitCode: -1, stop: new AbortController().signal, vendors: [] };
   let out = '';
   const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     out += String(chunk);

@@ -149,7 +149,7 @@ describe('escaping what reaches a terminal (issue 7 §5)', () => {
       text += String(c);
       return true;
     });
-    await statusCommand({ exitCode: 0, stop: new AbortController().signal }).parseAsync([out], {
+    await statusCommand({ exitCode: 0, stop: new AbortController().signal, vendors: [] }).parseAsync([out], {
       from: 'user',
     });
     vi.restoreAllMocks();

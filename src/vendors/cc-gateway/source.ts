@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import { RecpullError } from '../../core/errors.js';
 import { now } from '../../core/events.js';
+import { isTlsFailure } from '../../core/http.js';
 import { readInputRows } from '../../core/input.js';
 import type {
   FetchContext,
@@ -62,7 +63,19 @@ export function ccGatewaySource(
         if (level !== 'debug') notice(level, message);
         else if (opts.verbose) notice('info', message);
       };
-      await session.signIn(ctx.signal);
+      try {
+        await session.signIn(ctx.signal);
+      } catch (err) {
+        // A gateway whose certificate cannot be verified cannot be signed in to: exit 3, not a network blip.
+        if (!isTlsFailure(err)) throw err;
+        throw new RecpullError(
+          'E_AUTH',
+          `cannot verify the CC-Gateway's TLS certificate: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
       notice(
         'info',
         `signed in to the CC-Gateway as agent ${session.opts.agentId} and set it busy: no call is routed to it during the run`,
