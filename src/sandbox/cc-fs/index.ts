@@ -22,7 +22,8 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { type LoggedRequest, readBody, startServer } from '../server.js';
+import { type FaultPlan, FaultInjector } from '../faults.js';
+import { type LoggedRequest, readBody, sendBody, startServer } from '../server.js';
 import { type CheckOptions, authV2Header, checkAuthV2 } from './auth.js';
 import {
   type CcFsCall,
@@ -71,6 +72,13 @@ export interface CcFsSandboxOptions {
   accountId?: string;
   /** The `developer` column of index lines. Default `sandbox-developer`. */
   developer?: string;
+  /** Fixed port (default: a free one). */
+  port?: number;
+  /**
+   * Faults of downloadRecord bodies (WAVs and zips), chosen per fileName or callId: `reset`, `bytesPerSecond`,
+   * `latencyMs`, `truncate` and `serverError` (WAVs), `errors.flowControl` (0300008).
+   */
+  faults?: FaultPlan;
 }
 
 /** One logged request, with what the emulator made of it. */
@@ -205,6 +213,43 @@ function pipeBody(res: http.ServerResponse, body: Readable): Promise<void> {
   });
 }
 
+/**
+ * Sends a streamed zip (chunked) with the body faults of `plan`: throttled to `bytesPerSecond`, and for
+ * `reset` the connection destroyed after `reset.afterBytes` (default 4 KiB) of it.
+ */
+async function sendZip(
+  res: http.ServerResponse,
+  body: Readable,
+  plan: FaultPlan,
+  fault: string | undefined,
+): Promise<void> {
+  if (!plan.bytesPerSecond && fault !== 'reset') return pipeBody(res, body);
+  if (plan.latencyMs) await new Promise((r) => setTimeout(r, plan.latencyMs));
+  res.writeHead(200, { 'content-type': OCTET });
+  const resetAt = fault === 'reset' ? (plan.reset?.afterBytes ?? 4096) : Number.POSITIVE_INFINITY;
+  let sent = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      for (let off = 0; off < chunk.length; off += 16 * 1024) {
+        const piece = chunk.subarray(off, Math.min(chunk.length, off + 16 * 1024, off + resetAt - sent));
+        if (!res.write(piece)) await new Promise((r) => res.once('drain', r));
+        sent += piece.length;
+        if (sent >= resetAt) {
+          await new Promise((r) => setTimeout(r, 20));
+          res.socket?.resetAndDestroy();
+          return;
+        }
+        if (plan.bytesPerSecond)
+          await new Promise((r) => setTimeout(r, (piece.length / plan.bytesPerSecond!) * 1000));
+        if (res.destroyed) return;
+      }
+    }
+    res.end();
+  } finally {
+    body.destroy();
+  }
+}
+
 /** Writes generated chunks with a Content-Length, honouring backpressure. */
 async function writeChunks(
   res: http.ServerResponse,
@@ -257,6 +302,8 @@ export async function startCcFsSandbox(opts: CcFsSandboxOptions = {}): Promise<C
   let inFlight = 0;
   const listening = { port: 0 };
   const lockAfter = opts.lockAfter ?? 3;
+  const plan: FaultPlan = opts.faults ?? {};
+  const faults = new FaultInjector(plan);
 
   const makeBillFile = (recs: CcFsRecording[], responseId = randomBytes(16).toString('hex')): string => {
     const name = `${wallTime(Date.now(), zone).slice(0, 10).replace(/-/g, '')}_${responseId}.zip`;
@@ -298,6 +345,30 @@ export async function startCcFsSandbox(opts: CcFsSandboxOptions = {}): Promise<C
     req.end(body);
   };
 
+  /** Sends a recording's WAV, with the fault the plan picks for `id` (its fileName or callId). */
+  const sendWav = async (
+    res: http.ServerResponse,
+    entry: CcFsLoggedRequest,
+    r: CcFsRecording,
+    id: string,
+  ) => {
+    const fault = faults.next(id);
+    if (fault === 'flowControl') {
+      flowControlSent++;
+      return sendResult(res, entry, '0300008');
+    }
+    entry.answer = 'wav';
+    if (!fault && !plan.bytesPerSecond && !plan.latencyMs)
+      return writeChunks(res, recordingChunks(r, seed), r.bytes);
+    if (fault) entry.fault = fault;
+    if (fault === 'serverError') {
+      res.writeHead(plan.serverError?.status ?? 500, { 'content-type': 'text/plain' });
+      res.end('Internal Server Error');
+      return;
+    }
+    return sendBody(res, { length: r.bytes, chunks: () => recordingChunks(r, seed) }, OCTET, plan, fault);
+  };
+
   const downloadRecord = async (
     res: http.ServerResponse,
     entry: CcFsLoggedRequest,
@@ -324,8 +395,7 @@ export async function startCcFsSandbox(opts: CcFsSandboxOptions = {}): Promise<C
         if (injected) return sendResult(res, entry, injected[1] as string);
         const r = byFile.get(fileName);
         if (!r) return sendResult(res, entry, '0300011');
-        entry.answer = 'wav';
-        return await writeChunks(res, recordingChunks(r, seed), r.bytes);
+        return await sendWav(res, entry, r, fileName);
       }
       if (typeof m.callId === 'string' && m.callId !== '') {
         entry.callId = m.callId;
@@ -343,17 +413,22 @@ export async function startCcFsSandbox(opts: CcFsSandboxOptions = {}): Promise<C
         }
         const call = byCall.get(m.callId);
         if (!call) return sendResult(res, entry, '0300012');
-        if (call.recordings.length === 1) {
-          const r = call.recordings[0] as CcFsRecording;
-          entry.answer = 'wav';
-          return await writeChunks(res, recordingChunks(r, seed), r.bytes);
+        if (call.recordings.length === 1)
+          return await sendWav(res, entry, call.recordings[0] as CcFsRecording, m.callId);
+        const fault = faults.next(m.callId);
+        if (fault === 'flowControl') {
+          flowControlSent++;
+          return sendResult(res, entry, '0300008');
         }
         entry.answer = 'zip';
-        return await pipeBody(
+        if (fault) entry.fault = fault;
+        return await sendZip(
           res,
           streamZip(
             call.recordings.map((r) => ({ name: r.entryName, chunks: () => recordingChunks(r, seed) })),
           ),
+          plan,
+          fault,
         );
       }
       return sendResult(res, entry, '0300019');
@@ -465,7 +540,10 @@ export async function startCcFsSandbox(opts: CcFsSandboxOptions = {}): Promise<C
     return queryBillData(res, entry, m);
   };
 
-  const srv = await startServer('cc-fs', handler, log, { tls: true });
+  const srv = await startServer('cc-fs', handler, log, {
+    tls: true,
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+  });
   listening.port = srv.port;
   return {
     url: srv.url,

@@ -4,6 +4,7 @@
  * `{"request":{"version":"2.0"},"msgBody":{...}}` with `Content-Type: application/json;charset=UTF-8`.
  */
 import { RecpullError } from '../../core/errors.js';
+import { trimAscii } from '../../core/input.js';
 
 /** Paths of the operations recpull uses. */
 export const CCFS_PATHS = {
@@ -44,7 +45,7 @@ const CALL_ID = /^[^\u0000-\u001f\u007f]{1,25}$/;
  * path, 4.2.1 col. 13), then checked against the documented characters. Throws `E_INPUT`.
  */
 export function normalizeFileName(raw: string): string {
-  const name = raw.trim().replace(/\\/g, '/');
+  const name = trimAscii(raw).replace(/\\/g, '/');
   if (!FILE_NAME.test(name))
     throw new RecpullError(
       'E_INPUT',
@@ -65,7 +66,7 @@ export function checkBillFileName(name: string): string {
 
 /** Checks a call id. Throws `E_INPUT`. */
 export function checkCallId(callId: string): string {
-  const id = callId.trim();
+  const id = trimAscii(callId);
   if (!CALL_ID.test(id))
     throw new RecpullError('E_INPUT', `callId ${JSON.stringify(callId)}: expected 1–25 characters`);
   return id;
@@ -73,7 +74,7 @@ export function checkCallId(callId: string): string {
 
 /** Checks a ccId (1–64 characters, sent as a string; default `1`). Throws `E_INPUT`. */
 export function checkCcId(ccId: string | number | undefined): string {
-  const id = ccId === undefined || ccId === '' ? '1' : String(ccId).trim();
+  const id = ccId === undefined || ccId === '' ? '1' : trimAscii(String(ccId));
   if (!/^[^\u0000-\u001f\u007f]{1,64}$/.test(id))
     throw new RecpullError('E_INPUT', `ccId ${JSON.stringify(ccId)}: expected 1–64 characters`);
   return id;
