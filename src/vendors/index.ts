@@ -32,6 +32,11 @@ export const VENDORS: readonly VendorEntry[] = [
     load: async () => (await import('./cc-gateway/definition.js')).default,
   },
   {
+    name: 'cc-fs',
+    summary: 'Huawei CC-FS recordings by file name, call id (zips: one folder per call) or bill file',
+    load: async () => (await import('./cc-fs/definition.js')).default,
+  },
+  {
     name: 'noojee',
     summary: 'Noojee Recorder recordings (base64 in SOAP, hour listing, start/stop)',
     load: async () => (await import('./noojee/definition.js')).default,
