@@ -230,8 +230,7 @@ function controlCommand(op: 'start' | 'stop', helpers: VendorCommandHelpers): Co
     )
     .option('--exten <exten>', 'the extension (a channel name such as SIP/410-12FA7B is sent as 410)')
     .option('--unique-id <id>', "the call's Asterisk uniqueid");
-  if (op === 'start')
-    cmd.requiredOption('--tag <tag>', 'the tag to retrieve the recording by (recpull noojee --tag)');
+  if (op === 'start') cmd.option('--tag <tag>', 'the tag to retrieve the recording by (required)');
   cmd.option('--json', 'print the result as one JSON object on stdout');
   helpers.addProfileOptions(cmd);
   cmd.addHelpText(
@@ -244,11 +243,14 @@ Examples:
   recpull noojee ${op} --unique-id 1392271611.238${op === 'start' ? ' --tag call-238' : ''} --json`,
   );
   cmd.exitOverride();
-  cmd.action(async (flags: ControlFlags) => {
+  cmd.action(async (_options: unknown, self: Command) => {
+    const flags = controlFlags(self, op);
     requireOneSelection({
       '--exten': flags.exten !== undefined,
       '--unique-id': flags.uniqueId !== undefined,
     });
+    if (op === 'start' && flags.tag === undefined)
+      throw new RecpullError('E_USAGE', 'noojee start needs --tag (the tag to retrieve the recording by)');
     const target = (flags.exten ?? flags.uniqueId) as string;
     const { settings, profile, configFile, warnings } = await helpers.loadProfile<NoojeeProfile>(flags);
     for (const w of warnings) process.stderr.write(`recpull: warning: ${w}\n`);
@@ -281,4 +283,32 @@ Examples:
     }
   });
   return cmd;
+}
+
+/**
+ * The flags of `start`/`stop`: its own, plus those that `noojee` took before dispatching. Unless the program
+ * reads options positionally, commander gives an option written after `start` to the first command that
+ * knows it, and `noojee` knows `-c`, `-p`, `--json`, `--tag` and `--unique-id` (variadic there: one value
+ * here). Anything else `noojee` took (`-o`, `--from`) is an `E_USAGE` error, not silently ignored.
+ */
+function controlFlags(cmd: Command, op: 'start' | 'stop'): ControlFlags {
+  const flags: Record<string, unknown> = { ...cmd.opts<Record<string, unknown>>() };
+  const parent = cmd.parent;
+  const known = ['config', 'profile', 'json', 'uniqueId', ...(op === 'start' ? ['tag'] : [])];
+  for (const [key, value] of Object.entries(parent?.opts() ?? {})) {
+    if (parent?.getOptionValueSource(key) !== 'cli') continue;
+    if (!known.includes(key)) {
+      const flag = parent.options.find((o) => o.attributeName() === key)?.long ?? key;
+      throw new RecpullError('E_USAGE', `noojee ${op} takes no ${flag}`);
+    }
+    if (cmd.getOptionValueSource(key) !== 'cli') flags[key] = value;
+  }
+  for (const key of ['tag', 'uniqueId']) {
+    const v = flags[key];
+    if (!Array.isArray(v)) continue;
+    if (v.length !== 1)
+      throw new RecpullError('E_USAGE', `noojee ${op}: give one ${key === 'tag' ? '--tag' : '--unique-id'}`);
+    flags[key] = v[0];
+  }
+  return flags as unknown as ControlFlags;
 }
