@@ -48,15 +48,34 @@ Exit codes: 0 all done or skipped, 1 some recording failed, 2 usage/config/input
       program.addCommand(new Command(entry.name).description(entry.summary).allowUnknownOption());
     }
   }
-  const [{ statusCommand }, { configCommand }, { sandboxCommand, demoCommand }] = await Promise.all([
-    import('./status.js'),
-    import('./config.js'),
-    import('./sandbox.js'),
-  ]);
-  program.addCommand(statusCommand(ctx));
-  program.addCommand(configCommand(ctx, registry));
-  program.addCommand(sandboxCommand(ctx, registry));
-  program.addCommand(demoCommand(ctx, registry));
+  // The other commands load only when named too: `recpull --version` and `--help` import none of them.
+  const builtins: { name: string; summary: string; load: () => Promise<Command> }[] = [
+    {
+      name: 'status',
+      summary: 'summarise the manifest of an output folder',
+      load: async () => (await import('./status.js')).statusCommand(ctx),
+    },
+    {
+      name: 'config',
+      summary: 'inspect the configuration',
+      load: async () => (await import('./config.js')).configCommand(ctx, registry),
+    },
+    {
+      name: 'sandbox',
+      summary: 'run the loopback emulators until Ctrl-C and print a config that points at them',
+      load: async () => (await import('./sandbox.js')).sandboxCommand(ctx, registry),
+    },
+    {
+      name: 'demo',
+      summary: 'pull recordings from the built-in sandbox, with progress, to see recpull work',
+      load: async () => (await import('./sandbox.js')).demoCommand(ctx, registry),
+    },
+  ];
+  for (const b of builtins) {
+    program.addCommand(
+      named.has(b.name) ? await b.load() : new Command(b.name).description(b.summary).allowUnknownOption(),
+    );
+  }
   return program;
 }
 
@@ -93,6 +112,12 @@ export async function main(argv: string[], registry: readonly VendorEntry[] = VE
     }
     process.exit(EXIT.ITEM_FAILED);
   };
+  // A closed pipe (`recpull ... | head`) is not an error of recpull's: stop writing, carry on.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') onUncaught(err);
+    });
+  }
   process.on('uncaughtException', onUncaught);
   process.on('unhandledRejection', onUncaught);
   // The event loop emptied while a command was still pending: something lost a promise. Never exit 0 then.
