@@ -137,12 +137,13 @@ export class CcFsClient {
   }
 
   /**
-   * Sends one signed POST of `msgBody` to `op` and returns the response if its status is 200. Throws `E_AUTH`
+   * Sends one signed POST of `msgBody` to `op` and returns the response if its status is 200 (not gated
+   * itself: the operations below run it under the auth gate). Throws `E_AUTH`
    * (401) / `E_PERMISSION` (403), latched; `statusError` for other statuses; transport errors as
    * `HttpClient.request`.
    */
   async send(op: CcFsOperation, msgBody: Record<string, string>, signal: AbortSignal): Promise<HttpResponse> {
-    const release = await this.gate();
+    if (this.authFailure) throw this.authFailure;
     let slot: RateSlot | undefined;
     try {
       slot = await this.opts.limiter?.acquire({ signal });
@@ -191,6 +192,18 @@ export class CcFsClient {
       return res;
     } finally {
       slot?.release();
+    }
+  }
+
+  /**
+   * Runs one operation (its request and the reading of its answer's head) under the auth gate, so the next
+   * requests wait until the first one is judged: a 401/403, or a flow-control answer that pauses the limiter.
+   */
+  private async gated<T>(operation: () => Promise<T>): Promise<T> {
+    const release = await this.gate();
+    try {
+      return await operation();
+    } finally {
       release();
     }
   }
@@ -226,17 +239,23 @@ export class CcFsClient {
   async downloadRecord(t: CcFsTarget, signal: AbortSignal): Promise<CcFsDownload> {
     const what =
       t.kind === 'file' ? `downloadRecord fileName ${t.fileName}` : `downloadRecord callId ${t.callId}`;
-    const res = await this.send('downloadRecord', downloadRecordBody(t), signal);
-    const fetched = fetchedBody(res);
-    const { head, body } = await peek(res.body, 8);
-    if (looksJson(head, fetched.contentType)) return this.failWith(await collect(body), what);
-    const zip = head.subarray(0, 2).toString('latin1') === 'PK';
-    return { kind: zip ? 'bundle' : 'audio', fetched: { ...fetched, body, resumable: false } };
+    return this.gated(async () => {
+      const res = await this.send('downloadRecord', downloadRecordBody(t), signal);
+      const fetched = fetchedBody(res);
+      const { head, body } = await peek(res.body, 8);
+      if (looksJson(head, fetched.contentType)) return this.failWith(await collect(body), what);
+      const zip = head.subarray(0, 2).toString('latin1') === 'PK';
+      return { kind: zip ? 'bundle' : 'audio', fetched: { ...fetched, body, resumable: false } };
+    });
   }
 
   /** downloadBillFile (4.1.3): the zip of CDR and recording index CSVs. Throws `E_INPUT` for a bad name. */
   async downloadBillFile(billFileName: string, signal: AbortSignal): Promise<FetchedBody> {
     const what = `downloadBillFile ${billFileName}`;
+    return this.gated(() => this.billFile(billFileName, what, signal));
+  }
+
+  private async billFile(billFileName: string, what: string, signal: AbortSignal): Promise<FetchedBody> {
     const res = await this.send(
       'downloadBillFile',
       { billFileName: checkBillFileName(billFileName) },
@@ -263,6 +282,10 @@ export class CcFsClient {
       if (v !== undefined) msgBody[k] = v;
     }
     const what = `queryBillData ${q.beginTime} – ${q.endTime}`;
+    return this.gated(() => this.query(msgBody, what, signal));
+  }
+
+  private async query(msgBody: Record<string, string>, what: string, signal: AbortSignal): Promise<string> {
     const res = await this.send('queryBillData', msgBody, signal);
     const text = await readText(res, 64 * 1024);
     let parsed: CcFsResult & { resultData?: { responseId?: unknown } };

@@ -219,7 +219,7 @@ async function select(
     };
   if (!bills) throw new RecpullError('E_INTERNAL', 'no selection');
   const missing = (['billsFrom', 'billsTo', 'callbackListen', 'callbackUrl'] as const).filter(
-    (k) => flags[k] === undefined,
+    (k) => !flags[k],
   );
   if (missing.length > 0)
     throw new RecpullError('E_USAGE', 'cc-fs bills needs --from, --to, --callback-listen and --callback-url');
@@ -247,36 +247,29 @@ async function select(
   };
 }
 
-/** The options of `cc-fs bills` and the hidden main-command options they become. */
+/**
+ * The options of `cc-fs bills`. `--from`/`--to` become the main command's hidden `--bills-from`/`--bills-to`;
+ * the `--callback-*` ones are the main command's own hidden options (commander reads a parent's options
+ * anywhere on the line), listed here for the help.
+ */
 const BILLS_OPTIONS = [
-  ['--from <date>', '--bills-from', 'calls from this date or date-time (in --tz)'],
-  ['--to <date>', '--bills-to', 'calls up to this date or date-time (split into windows of at most 3 days)'],
-  [
-    '--callback-listen <host:port>',
-    '--callback-listen',
-    'where the callback receiver listens (e.g. 0.0.0.0:8080)',
-  ],
-  [
-    '--callback-url <url>',
-    '--callback-url',
-    'the callBackURL CC-FS posts the bill file name to (must reach the receiver)',
-  ],
-  ['--callback-timeout <duration>', '--callback-timeout', 'wait this long for each callback (default 10m)'],
+  ['--from <date>', 'billsFrom', 'calls from this date or date-time (in --tz)'],
+  ['--to <date>', 'billsTo', 'calls up to this date or date-time (split into windows of at most 3 days)'],
+  ['--callback-listen <host:port>', '', 'where the callback receiver listens (e.g. 0.0.0.0:8080)'],
+  ['--callback-url <url>', '', 'the callBackURL CC-FS posts the bill file name to (must reach the receiver)'],
+  ['--callback-timeout <duration>', '', 'wait this long for each callback (default 10m)'],
 ] as const;
 
 /**
- * `recpull cc-fs bills`: its own options are checked here, then the main `cc-fs` command runs with them (as
- * hidden `--bills-*` options) and every other option given, so the download, its output, signals, lock and
- * exit codes are exactly the main command's.
+ * `recpull cc-fs bills`: runs the main `cc-fs` command's action with `--from`/`--to` set as its hidden
+ * `--bills-*` options, so the download, its output, signals, lock and exit codes are exactly the main
+ * command's. The action is reached through commander's `_actionHandler` (no public way to run a parent's
+ * action); a CLI helper (`VendorCommandHelpers.runMain`) would replace this.
  */
 function billsCommand(): Command {
-  const cmd = new Command('bills')
-    .description(
-      'recordings of a time range: queryBillData, the signed callback naming the bill file, then its recordings',
-    )
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .helpOption('-h, --help', 'display help for command');
+  const cmd = new Command('bills').description(
+    'recordings of a time range: queryBillData, the signed callback naming the bill file, then its recordings',
+  );
   for (const [flag, , help] of BILLS_OPTIONS) cmd.option(flag, help);
   cmd.addHelpText(
     'after',
@@ -290,15 +283,13 @@ Example:
     --callback-url https://recpull.example.com/ccfs-callback -o /srv/recordings`,
   );
   cmd.action(async function (this: Command) {
-    const own = this.opts<Record<string, string | undefined>>();
-    const args: string[] = [];
-    for (const [flag, hidden] of BILLS_OPTIONS) {
-      const key = flag.slice(2, flag.indexOf(' ')).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
-      const v = own[key];
-      if (v !== undefined) args.push(hidden, v);
-    }
-    const parent = this.parent as Command;
-    await parent.parseAsync([...args, ...this.args], { from: 'user' });
+    const own = this.opts<{ from?: string; to?: string }>();
+    const main = this.parent as Command & { _actionHandler?: (args: string[]) => Promise<void> };
+    if (typeof main._actionHandler !== 'function')
+      throw new RecpullError('E_INTERNAL', 'cc-fs bills: the cc-fs command has no action');
+    main.setOptionValueWithSource('billsFrom', own.from ?? '', 'cli');
+    main.setOptionValueWithSource('billsTo', own.to ?? '', 'cli');
+    await main._actionHandler([]);
   });
   return cmd;
 }
