@@ -24,6 +24,7 @@ export async function buildProgram(
     .description(`Bulk-download call recordings, resumably: ${registry.map((v) => v.name).join(', ')}.`)
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
+    .enablePositionalOptions()
     .exitOverride()
     .addHelpText(
       'after',

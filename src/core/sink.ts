@@ -109,19 +109,38 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       state.bytes = bytes;
     }
     input.onProgress?.(bytes, total);
+    // Chunks are written in batches of about 1 MiB with one writev (no copy, far fewer system calls);
+    // `state.bytes` counts only what reached the file, so a resume starts after the last whole batch.
+    const batch: Uint8Array[] = [];
+    let batched = 0;
+    const flush = async (file: NonNullable<typeof fh>) => {
+      if (batched === 0) return;
+      await writevAll(file, batch, batched);
+      batch.length = 0;
+      batched = 0;
+      state.bytes = bytes;
+    };
     for (;;) {
       if (signal.aborted) throw new RecpullError('E_ABORTED', 'interrupted');
-      const next = await iterator.next();
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await iterator.next();
+      } catch (err) {
+        await flush(fh).catch(() => {}); // the bytes received before a cut are good: keep them for a resume
+        throw err;
+      }
       if (next.done) break;
       const chunk = next.value;
       validator.push(chunk);
       hash.update(chunk);
-      await writeAll(fh, chunk);
+      batch.push(chunk);
+      batched += chunk.length;
       bytes += chunk.length;
       received += chunk.length;
-      state.bytes = bytes;
+      if (batched >= WRITE_BATCH_BYTES) await flush(fh);
       input.onProgress?.(bytes, total);
     }
+    await flush(fh);
     if (fetched.length !== undefined && received !== fetched.length) {
       throw new RecpullError('E_TRUNCATED', `the body ended after ${received} of ${fetched.length} bytes`, {
         retryable: true,
@@ -176,6 +195,28 @@ export function bodyError(err: unknown, signal: AbortSignal): RecpullError {
   if (/^(EACCES|EPERM|EROFS|EISDIR|ENOTDIR|EMFILE|ENFILE|EIO|ELOOP|EEXIST)$/.test(code))
     return toRecpullError(err, 'E_IO');
   return transportError(err, signal);
+}
+
+/** Bytes gathered before one `writev` (the body's chunks are typically 16–64 KiB). */
+const WRITE_BATCH_BYTES = 1 << 20;
+
+/** Writes every buffer of `chunks` (`total` bytes in all) in order, with `writev`, finishing partial writes. */
+async function writevAll(
+  fh: Awaited<ReturnType<typeof open>>,
+  chunks: Uint8Array[],
+  total: number,
+): Promise<void> {
+  const { bytesWritten } = await fh.writev(chunks);
+  if (bytesWritten === total) return;
+  let skip = bytesWritten;
+  for (const chunk of chunks) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+      continue;
+    }
+    await writeAll(fh, skip > 0 ? chunk.subarray(skip) : chunk);
+    skip = 0;
+  }
 }
 
 async function writeAll(fh: Awaited<ReturnType<typeof open>>, chunk: Uint8Array): Promise<void> {

@@ -48,3 +48,10 @@ export function parseSize(value: string): number {
   if (n < 1) throw new InvalidArgumentError('expected a size of at least 1 byte');
   return n;
 }
+
+/** A number of minutes (>= 0, fractions allowed) for commander; throws InvalidArgumentError. */
+export function minutes(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of minutes (>= 0)');
+  return n;
+}

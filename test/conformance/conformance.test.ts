@@ -148,8 +148,8 @@ describe.each(CASES)('conformance: $entry.name', ({ entry, bin }) => {
     expect(r.stderr).toMatch(/\bdefault\b/);
     const manifest = await readFile(join(s.out, '.recpull', 'manifest.jsonl'), 'utf8').catch(() => '');
     const secrets = [
-      ...secretsOf(s.emulator.profile, s.def.secretKeys),
-      ...secretsOf(s.emulator.wrongProfile, s.def.secretKeys),
+      ...secretsOf(s.emulator.profile, [...s.def.secretKeys, ...(s.def.optionalSecretKeys ?? [])]),
+      ...secretsOf(s.emulator.wrongProfile, [...s.def.secretKeys, ...(s.def.optionalSecretKeys ?? [])]),
     ];
     expect(secrets.length).toBeGreaterThan(0);
     for (const secret of secrets) {

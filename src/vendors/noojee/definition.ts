@@ -4,7 +4,7 @@
  * (tags, uniqueids, an input list, a time range through the hour listing, `--since-last`), and the
  * `recpull noojee start|stop` subcommands.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { httpUrl, nonEmpty, profileSchema, rateCap, timeZone } from '../../config/schema.js';
 import { isTimeZone, localZone, parseDateTime } from '../../core/dates.js';
@@ -14,7 +14,7 @@ import { openInput } from '../../core/input.js';
 import { redact } from '../../core/redact.js';
 import { cursorPath, readCursor, writeCursor } from '../cursor.js';
 import type { CommonProfile, VendorCommandHelpers, VendorDefinition } from '../definition.js';
-import { parseDuration, requireOneSelection } from '../flags.js';
+import { minutes, parseDuration, requireOneSelection } from '../flags.js';
 import { NoojeeClient, type NoojeeControlResult } from './client.js';
 import { NOOJEE_FIELDS, NOOJEE_ID_TEMPLATE, type NoojeeSelection, NoojeeSource } from './source.js';
 
@@ -51,12 +51,6 @@ export interface NoojeeFlags {
 }
 
 const DAY_MS = 24 * 3600 * 1000;
-
-function minutes(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of minutes (>= 0)');
-  return n;
-}
 
 /**
  * The client of a resolved profile.

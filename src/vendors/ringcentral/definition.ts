@@ -3,14 +3,14 @@
  * recording-from-call-session-event.txt): profile keys, flags, help, and how they become a run (date range,
  * sessions, recording ids, input list, call-session events, `--since-last` cursors).
  */
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import { httpUrl, nonEmpty, profileSchema, rateCap, timeZone } from '../../config/schema.js';
 import { isTimeZone, localZone, parseDateTime } from '../../core/dates.js';
 import { RecpullError } from '../../core/errors.js';
 import { openInput } from '../../core/input.js';
 import { ringcentralCursorPath as cursorPath, readCursor, writeCursor } from '../cursor.js';
 import type { CommonProfile, VendorDefinition } from '../definition.js';
-import { intIn, parseDuration } from '../flags.js';
+import { intIn, minutes, parseDuration } from '../flags.js';
 import { ringcentralClient } from './client.js';
 import { CALL_LOG_TEMPLATE, RINGCENTRAL_FIELDS } from './meta.js';
 import { type RcSelection, RingCentralSource } from './source.js';
@@ -53,12 +53,6 @@ export interface RingcentralFlags {
 }
 
 const DAY_MS = 24 * 3600 * 1000;
-
-function minutes(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of minutes (>= 0)');
-  return n;
-}
 
 const definition: VendorDefinition<RingcentralProfile, RingcentralFlags> = {
   name: 'ringcentral',
