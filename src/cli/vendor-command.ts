@@ -36,47 +36,57 @@ Template fields: ${wrap(templateFieldsHelp(def), 100)}, and the input list's oth
 Examples:
 ${def.examples.map((e) => `  ${e.startsWith('mysql') || e.startsWith('cat') ? e : `recpull ${e}`}`).join('\n')}`,
   );
-  cmd.action(async (flags: CommonFlags & Record<string, unknown>) => {
-    const loaded = await loadConfig({
-      ...(flags.config ? { configPath: flags.config } : {}),
-      vendors: ctx.vendors,
-    });
-    const resolved = await resolveProfile<CommonProfile>(loaded, def, flags.profile);
-    const settings = resolved.settings;
-    const http = new HttpClient(httpOptions(flags, settings, def.defaultConcurrency));
-    try {
-      const built = await def.build({
-        flags,
-        settings,
-        profile: resolved.profile,
-        configFile: resolved.filepath,
-        out: resolve(flags.out ?? settings.out ?? './recordings'),
-        http,
-        retries: flags.retries ?? settings.retries ?? 5,
-        retryBaseMs: (settings.retryBase ?? 1) * 1000,
-      });
-      ctx.exitCode = await runSource(built.source, {
-        cli: ctx,
-        flags,
-        profile: settings,
-        profileName: resolved.profile,
-        warnings: [...resolved.warnings, ...shortSecretWarnings()],
-        ...(def.defaultConcurrency ? { defaultConcurrency: def.defaultConcurrency } : {}),
-        ...(built.notices ? { notices: built.notices } : {}),
-        extra: {
-          ...(built.notReadyWaitMs !== undefined ? { notReadyWaitMs: built.notReadyWaitMs } : {}),
-          ...(built.allowExtraFields ? { allowExtraFields: true } : {}),
-        },
-        cleanup: async () => {
-          await built.cleanup?.();
-        },
-      });
-    } finally {
-      await http.close();
-    }
-  });
+  cmd.action((flags: CommonFlags & Record<string, unknown>) => runVendor(ctx, def, flags));
   for (const sub of def.subcommands?.(helpersFor(ctx, def)) ?? []) cmd.addCommand(sub);
   return cmd;
+}
+
+/**
+ * The vendor's main action: loads the profile, lets the vendor build its run, runs it and sets the exit code.
+ * `flags` are the parsed flags of the vendor's subcommand (a subcommand may add its own, see `runMain`).
+ */
+async function runVendor(
+  ctx: CliContext,
+  def: VendorDefinition,
+  flags: CommonFlags & Record<string, unknown>,
+): Promise<void> {
+  const loaded = await loadConfig({
+    ...(flags.config ? { configPath: flags.config } : {}),
+    vendors: ctx.vendors,
+  });
+  const resolved = await resolveProfile<CommonProfile>(loaded, def, flags.profile);
+  const settings = resolved.settings;
+  const http = new HttpClient(httpOptions(flags, settings, def.defaultConcurrency));
+  try {
+    const built = await def.build({
+      flags,
+      settings,
+      profile: resolved.profile,
+      configFile: resolved.filepath,
+      out: resolve(flags.out ?? settings.out ?? './recordings'),
+      http,
+      retries: flags.retries ?? settings.retries ?? 5,
+      retryBaseMs: (settings.retryBase ?? 1) * 1000,
+    });
+    ctx.exitCode = await runSource(built.source, {
+      cli: ctx,
+      flags,
+      profile: settings,
+      profileName: resolved.profile,
+      warnings: [...resolved.warnings, ...shortSecretWarnings()],
+      ...(def.defaultConcurrency ? { defaultConcurrency: def.defaultConcurrency } : {}),
+      ...(built.notices ? { notices: built.notices } : {}),
+      extra: {
+        ...(built.notReadyWaitMs !== undefined ? { notReadyWaitMs: built.notReadyWaitMs } : {}),
+        ...(built.allowExtraFields ? { allowExtraFields: true } : {}),
+      },
+      cleanup: async () => {
+        await built.cleanup?.();
+      },
+    });
+  } finally {
+    await http.close();
+  }
 }
 
 /** What a vendor's extra subcommands may use. */
@@ -94,6 +104,7 @@ function helpersFor(ctx: CliContext, def: VendorDefinition): VendorCommandHelper
     setExitCode(code: number) {
       ctx.exitCode = code;
     },
+    runMain: (flags) => runVendor(ctx, def, flags),
     http(settings: CommonProfile) {
       // No --timeout flag here: the profile's timeout (default 60 s) is the only one.
       return new HttpClient(httpOptions({ profile: '', progress: false }, settings));

@@ -48,7 +48,6 @@ export async function writeItem(
   state: PartState,
   ctx: WriteContext,
 ): Promise<FileRecord[]> {
-  if (fetched.bundle) return writeBundle(ref, fetched, state, ctx); // a zip of one call: src/core/bundle.ts
   const fields = itemFields(ref, fetched);
   let file: FileRecord;
   try {
@@ -57,6 +56,8 @@ export async function writeItem(
       ...(fetched.rangeStart ? { offset: fetched.rangeStart } : {}),
       ...(fetched.length !== undefined ? { declared: fetched.length } : {}),
     });
+    // A zip of one call's recordings: unpacked into one folder (src/core/bundle.ts).
+    if (fetched.bundle) return await writeBundle(ref, { ...fetched, body }, state, ctx);
     file = await writeRecording({
       out: ctx.out,
       fetched: { ...fetched, body },

@@ -162,6 +162,11 @@ export interface VendorCommandHelpers {
   /** Sets the process's exit code (only src/cli/main.ts exits). */
   setExitCode(code: number): void;
   /**
+   * Runs the vendor's main command with `flags` (its parsed flags, plus any the subcommand adds for its
+   * `build`), exactly as if the main command had been run: same output, signals, lock and exit code.
+   */
+  runMain(flags: CommonFlags & Record<string, unknown>): Promise<void>;
+  /**
    * An HTTP client built from a resolved profile's `timeout` (seconds, default 60), `tls` and `userAgent`, as
    * vendor runs get theirs (src/cli/common.ts `httpOptions`). The caller closes it (`await http.close()`).
    */

@@ -12,7 +12,7 @@ import { RecpullError } from '../../core/errors.js';
 import { openInput, trimAscii } from '../../core/input.js';
 import { RateLimiter } from '../../core/rate-limit.js';
 import { registerSecret } from '../../core/redact.js';
-import type { CommonProfile, VendorDefinition } from '../definition.js';
+import type { CommonFlags, CommonProfile, VendorCommandHelpers, VendorDefinition } from '../definition.js';
 import { parseDuration, requireOneSelection } from '../flags.js';
 import { CcFsClient } from './client.js';
 import { type CcFsTarget, checkBillFileName, checkCallId, checkCcId, normalizeFileName } from './protocol.js';
@@ -167,8 +167,8 @@ Time range: recpull cc-fs bills --from T --to T --callback-listen HOST:PORT --ca
     });
     return { source, ...(selection.kind === 'list' ? { allowExtraFields: true } : {}) };
   },
-  subcommands() {
-    return [billsCommand()];
+  subcommands(helpers) {
+    return [billsCommand(helpers)];
   },
   async startEmulator(opts) {
     return (await import('./emulator.js')).startCcFsEmulator(opts);
@@ -261,12 +261,11 @@ const BILLS_OPTIONS = [
 ] as const;
 
 /**
- * `recpull cc-fs bills`: runs the main `cc-fs` command's action with `--from`/`--to` set as its hidden
- * `--bills-*` options, so the download, its output, signals, lock and exit codes are exactly the main
- * command's. The action is reached through commander's `_actionHandler` (no public way to run a parent's
- * action); a CLI helper (`VendorCommandHelpers.runMain`) would replace this.
+ * `recpull cc-fs bills`: runs the main `cc-fs` command (`helpers.runMain`) with `--from`/`--to` as its
+ * `billsFrom`/`billsTo` flags, so the download, its output, signals, lock and exit codes are exactly the
+ * main command's.
  */
-function billsCommand(): Command {
+function billsCommand(helpers: VendorCommandHelpers): Command {
   const cmd = new Command('bills').description(
     'recordings of a time range: queryBillData, the signed callback naming the bill file, then its recordings',
   );
@@ -284,12 +283,8 @@ Example:
   );
   cmd.action(async function (this: Command) {
     const own = this.opts<{ from?: string; to?: string }>();
-    const main = this.parent as Command & { _actionHandler?: (args: string[]) => Promise<void> };
-    if (typeof main._actionHandler !== 'function')
-      throw new RecpullError('E_INTERNAL', 'cc-fs bills: the cc-fs command has no action');
-    main.setOptionValueWithSource('billsFrom', own.from ?? '', 'cli');
-    main.setOptionValueWithSource('billsTo', own.to ?? '', 'cli');
-    await main._actionHandler([]);
+    const parent = (this.parent as Command).opts<CommonFlags & Record<string, unknown>>();
+    await helpers.runMain({ ...parent, billsFrom: own.from ?? '', billsTo: own.to ?? '' });
   });
   return cmd;
 }
