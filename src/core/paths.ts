@@ -143,6 +143,10 @@ export async function resolveInsideOut(out: string, rel: string): Promise<string
   return abs;
 }
 
+/** The message of a path the file system refuses as too long (`ENAMETOOLONG`): the template is at fault. */
+export const PATH_TOO_LONG =
+  'the output path is too long for the file system: shorten --template (fewer or shorter fields)';
+
 /**
  * Creates the folders of the relative output path `rel` below `out` one at a time, never following a
  * symlink below `out` (see `resolveInsideOut`), and returns the file's absolute path. The sink calls this
@@ -160,8 +164,10 @@ export async function makeParentFolders(out: string, rel: string): Promise<strin
     try {
       await mkdir(at);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new RecpullError('E_IO', `cannot create ${at}: ${(err as NodeJS.ErrnoException).code ?? ''}`, {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENAMETOOLONG') throw new RecpullError('E_IO', PATH_TOO_LONG, { cause: err });
+      if (code !== 'EEXIST') {
+        throw new RecpullError('E_IO', `cannot create ${at}: ${code ?? ''}`, {
           cause: err,
         });
       }
