@@ -86,6 +86,10 @@ describe('recpull timplus against the sandbox', () => {
     expect((await manifestLines(s.out)).filter((l) => l.status === 'done')).toHaveLength(50);
     await expectAllIdentical(s);
     expect(s.sandbox.log.some((e) => e.server === 'timplus-echo' && e.auth)).toBe(false); // no credentials to Echo
+    // The scheme is learned once (one 401 for the run, not one per worker), then answered pre-emptively.
+    const tokenRequests = s.sandbox.log.filter((e) => e.path === '/voice.wav');
+    expect(tokenRequests.filter((e) => e.status === 401)).toHaveLength(1);
+    expect(tokenRequests).toHaveLength(51);
 
     const before = downloads(s.sandbox);
     const again = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '-j', '8', '--json'], {

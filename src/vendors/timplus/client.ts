@@ -61,6 +61,9 @@ export class TimplusClient {
     this.auth = new HttpAuthenticator({ username: opts.username, password: opts.password });
   }
 
+  /** Settles when the first token request, which learns the server's auth scheme, has ended. */
+  private learning: Promise<void> | undefined;
+
   /**
    * Step 1: the security token (Echo URL) for one recording. Throws `E_AUTH` (credentials refused or an
    * unsupported scheme; fatal), `E_PERMISSION` (403), `E_NOT_FOUND` (404), `E_PROTOCOL` (a body that is
@@ -73,6 +76,28 @@ export class TimplusClient {
     // server that takes each nonce once; only a refusal of an answer to a fresh challenge means the
     // credentials are wrong.
     let authorization = this.auth.preemptive('GET', uri);
+    // Until the server's scheme is known, one request learns it and the others wait for it: one 401 per
+    // run, not one per worker.
+    if (!authorization && this.learning) {
+      await this.learning;
+      authorization = this.auth.preemptive('GET', uri);
+    }
+    let learned: (() => void) | undefined;
+    if (!authorization && !this.learning) this.learning = new Promise<void>((r) => (learned = r));
+    try {
+      return await this.requestToken(url, uri, authorization, signal);
+    } finally {
+      learned?.();
+    }
+  }
+
+  /** Step 1's request and its challenge rounds (see `tokenUrl`). */
+  private async requestToken(
+    url: URL,
+    uri: string,
+    authorization: string | undefined,
+    signal: AbortSignal,
+  ): Promise<string> {
     let answeredFresh = false;
     for (let round = 0; ; round++) {
       const res = await this.http.request(url, { signal, headers: authorization ? { authorization } : {} });
