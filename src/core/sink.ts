@@ -14,7 +14,7 @@ import { RecpullError, toRecpullError } from './errors.js';
 import { transportError } from './http.js';
 import type { PartJournal } from './journal.js';
 import type { FileRecord } from './manifest.js';
-import { insideOut, makeParentFolders, resolveInsideOut } from './paths.js';
+import { insideOut, makeParentFolders, PATH_TOO_LONG, resolveInsideOut } from './paths.js';
 import type { FetchedBody } from './source.js';
 
 /** Create or truncate for writing, refusing to follow a symlink at the path (`O_NOFOLLOW`). */
@@ -185,13 +185,7 @@ export function bodyError(err: unknown, signal: AbortSignal): RecpullError {
       { cause: err },
     );
   }
-  if (code === 'ENAMETOOLONG') {
-    return new RecpullError(
-      'E_IO',
-      'the output path is too long for the file system: shorten --template (fewer or shorter fields)',
-      { cause: err },
-    );
-  }
+  if (code === 'ENAMETOOLONG') return new RecpullError('E_IO', PATH_TOO_LONG, { cause: err });
   if (/^(EACCES|EPERM|EROFS|EISDIR|ENOTDIR|EMFILE|ENFILE|EIO|ELOOP|EEXIST)$/.test(code))
     return toRecpullError(err, 'E_IO');
   return transportError(err, signal);

@@ -116,6 +116,46 @@ function frameSync(head: Uint8Array, at: number): 'yes' | 'maybe' | 'no' {
   return 'yes';
 }
 
+const MPEG1_L1 = [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448];
+const MPEG1_L2 = [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384];
+const MPEG1_L3 = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+const MPEG2_L1 = [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256];
+const MPEG2_L23 = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+const SAMPLE_RATES = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] } as const;
+
+/**
+ * The length in bytes of the MPEG audio frame whose 4-byte header starts at `h[at]` (ISO/IEC 11172-3 and
+ * 13818-3: bitrate and sample-rate tables, padding slot), or undefined when it is not a frame header or its
+ * length cannot be known (free-format bitrate).
+ */
+export function mpegFrameLength(h: Uint8Array, at = 0): number | undefined {
+  if (h[at] !== 0xff || ((h[at + 1] ?? 0) & 0xe0) !== 0xe0) return undefined;
+  const b1 = h[at + 1]!;
+  const b2 = h[at + 2] ?? 0;
+  const version = (b1 >> 3) & 3; // 3 MPEG-1, 2 MPEG-2, 0 MPEG-2.5
+  const layer = (b1 >> 1) & 3; // 3 Layer I, 2 Layer II, 1 Layer III
+  const bitrateIndex = b2 >> 4;
+  const rateIndex = (b2 >> 2) & 3;
+  if (version === 1 || layer === 0 || bitrateIndex === 0 || bitrateIndex === 15 || rateIndex === 3)
+    return undefined;
+  const table =
+    version === 3
+      ? layer === 3
+        ? MPEG1_L1
+        : layer === 2
+          ? MPEG1_L2
+          : MPEG1_L3
+      : layer === 3
+        ? MPEG2_L1
+        : MPEG2_L23;
+  const bitrate = table[bitrateIndex]! * 1000;
+  const rate = SAMPLE_RATES[version as 0 | 2 | 3][rateIndex]!;
+  const padding = (b2 >> 1) & 1;
+  if (layer === 3) return (Math.floor((12 * bitrate) / rate) + padding) * 4;
+  const perSlot = layer === 1 && version !== 3 ? 72 : 144;
+  return Math.floor((perSlot * bitrate) / rate) + padding;
+}
+
 /** Audio by signature: known, still possible (too few bytes), or ruled out. */
 function matchAudio(head: Uint8Array): AudioFormat | 'maybe' | 'no' {
   if (head.length === 0) return 'maybe';
@@ -299,6 +339,14 @@ export class AudioValidator {
 
   // MP3 state
   private tagBytes = 0;
+  /** Bytes left of the current MPEG frame (or ID3v1 tag) being walked. */
+  private frameLeft = 0;
+  /** Bytes of the next frame header collected so far (0..3). */
+  private readonly frameHead = new Uint8Array(4);
+  private frameHeadFill = 0;
+  /** The walk lost the frame chain (free-format bitrate, junk): from there on only bytes are counted. */
+  private lostSync = false;
+  private framesSeen = 0;
 
   /** `contentType`: the response's Content-Type, used in messages and for the `mismatch` note. */
   constructor(opts: { contentType?: string } = {}) {
@@ -327,12 +375,15 @@ export class AudioValidator {
     const len = chunk.length;
     if (len === 0) return;
     this.total += len;
-    // Hot path: inside the audio payload only the count matters.
+    // Hot path: inside the audio payload only the count matters (and, for MP3, where frames end).
     if (this.phase === 'data') {
       this.dataReceived += len;
       return;
     }
-    if (this.phase === 'frames') return;
+    if (this.phase === 'frames') {
+      this.walkFrames(chunk, 0);
+      return;
+    }
     try {
       if (this.phase === 'sniff') this.sniff(chunk);
       else this.parse(chunk, 0);
@@ -397,8 +448,12 @@ export class AudioValidator {
     this.fmtKind = audio;
     if (audio === 'wav') this.expect('riff', 12);
     else this.expect('id3', 10);
-    if (audio === 'mp3' && !prefixMatches(head, 0, ID3)) this.phase = 'frames';
-    if (this.phase === 'frames') return;
+    if (audio === 'mp3' && !prefixMatches(head, 0, ID3)) {
+      this.phase = 'frames';
+      this.walkFrames(prev, 0);
+      this.walkFrames(chunk, 0);
+      return;
+    }
     this.parse(prev, 0);
     this.parse(chunk, 0);
   }
@@ -427,6 +482,7 @@ export class AudioValidator {
           this.dataReceived += len - off;
           return;
         case 'frames':
+          this.walkFrames(chunk, off);
           return;
         case 'skip': {
           const n = Math.min(this.skip, len - off);
@@ -493,6 +549,38 @@ export class AudioValidator {
     }
   }
 
+  /**
+   * Follows the MPEG frame chain through `chunk[off..]`: each 4-byte header gives its frame's length, so the
+   * body must end exactly at a frame's end (or after a 128-byte ID3v1 `TAG`); a body cut inside a frame is
+   * caught by `finish`. A header that does not parse (free-format bitrate, junk) ends the walk leniently.
+   */
+  private walkFrames(chunk: Uint8Array, off: number): void {
+    const len = chunk.length;
+    while (off < len && !this.lostSync) {
+      if (this.frameLeft > 0) {
+        const n = Math.min(this.frameLeft, len - off);
+        this.frameLeft -= n;
+        off += n;
+        continue;
+      }
+      const h = this.frameHead;
+      while (this.frameHeadFill < 4 && off < len) h[this.frameHeadFill++] = chunk[off++]!;
+      if (this.frameHeadFill < 4) return;
+      this.frameHeadFill = 0;
+      if (h[0] === 0x54 && h[1] === 0x41 && h[2] === 0x47) {
+        this.frameLeft = 128 - 4; // ID3v1 "TAG" at the end of the stream
+        continue;
+      }
+      const size = mpegFrameLength(h, 0);
+      if (size === undefined || size < 4) {
+        this.lostSync = true;
+        return;
+      }
+      this.framesSeen++;
+      this.frameLeft = size - 4;
+    }
+  }
+
   /** After an ID3v2 tag: an MPEG frame sync must follow (or another ID3v2 tag). */
   private checkAfterTag(): void {
     const got = this.buf.subarray(0, this.fill);
@@ -504,8 +592,10 @@ export class AudioValidator {
       return;
     }
     const sync = frameSync(got, 0);
-    if (sync === 'yes') this.phase = 'frames';
-    else if (sync === 'no') {
+    if (sync === 'yes') {
+      this.phase = 'frames';
+      this.walkFrames(got.slice(), 0); // the first bytes of the first frame's header
+    } else if (sync === 'no') {
       throw this.bad(`the ${this.tagBytes}-byte ID3v2 tag is not followed by an MPEG audio frame`);
     }
   }
@@ -587,6 +677,11 @@ export class AudioValidator {
     else if (this.phase !== 'frames') {
       throw this.truncated(
         `the MP3 body ended after ${this.total} bytes, inside or right after its ID3v2 tag`,
+      );
+    } else if (!this.lostSync && (this.frameLeft > 0 || this.frameHeadFill > 0)) {
+      const missing = this.frameLeft > 0 ? `${this.frameLeft} bytes short` : 'inside a frame header';
+      throw this.truncated(
+        `the MP3 body ended after ${this.total} bytes, in the middle of frame ${this.framesSeen} (${missing})`,
       );
     }
     const result: AudioCheck = {

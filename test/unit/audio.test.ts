@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RecpullError } from '../../src/core/errors.js';
-import { AudioValidator, extFromContentType, sniffKind } from '../../src/formats/audio.js';
+import { AudioValidator, mpegFrameLength, extFromContentType, sniffKind } from '../../src/formats/audio.js';
 import { makeMp3, makeWav } from '../../src/sandbox/catalogue.js';
 
 // ---- builders --------------------------------------------------------------------------------------------
@@ -224,7 +224,8 @@ describe('AudioValidator — WAV', () => {
 // ---- MP3 -------------------------------------------------------------------------------------------------
 
 describe('AudioValidator — MP3', () => {
-  const frame = Buffer.from([0xff, 0xfb, 0x90, 0xc4, ...new Array(100).fill(0x55)]);
+  // One whole MPEG-1 Layer III frame: 128 kbit/s, 44.1 kHz, no padding = 417 bytes.
+  const frame = Buffer.from([0xff, 0xfb, 0x90, 0xc4, ...new Array(413).fill(0x55)]);
 
   it('accepts an MP3 with an ID3v2 tag, at any split', () => {
     const file = makeMp3('m1', 5000);
@@ -274,6 +275,23 @@ describe('AudioValidator — MP3', () => {
     expect(err.message).toMatch(/310-byte ID3v2 tag is not followed by an MPEG audio frame/);
     expect(failure(() => run(tag(300))).code).toBe('E_TRUNCATED');
     expect(failure(() => run(tag(300).subarray(0, 100))).code).toBe('E_TRUNCATED');
+  });
+
+  it('follows the frame chain: a body cut inside a frame is truncated, whatever Content-Length said', () => {
+    const file = makeMp3('cut', 20_000);
+    for (const size of [1, 7, 417, 4096]) expect(run(file, {}, size).format).toBe('mp3');
+    const cut = file.subarray(0, file.length - 100);
+    for (const size of [1, 7, 417, 4096]) {
+      const err = failure(() => run(cut, { contentType: 'audio/mpeg' }, size));
+      expect(err.code).toBe('E_TRUNCATED');
+      expect(err.message).toMatch(/in the middle of frame \d+ \(100 bytes short\)/);
+    }
+    const withV1 = Buffer.concat([file, Buffer.from('TAG'), Buffer.alloc(125)]);
+    expect(run(withV1, {}, 50).format).toBe('mp3');
+    expect(failure(() => run(withV1.subarray(0, withV1.length - 20))).code).toBe('E_TRUNCATED');
+    expect(mpegFrameLength(Buffer.from([0xff, 0xfb, 0x92, 0xc4]))).toBe(418); // padded
+    expect(mpegFrameLength(Buffer.from([0xff, 0xe3, 0x18, 0xc4]))).toBe(72); // MPEG-2.5 L3 8 kHz 8 kbit/s
+    expect(mpegFrameLength(Buffer.from([0xff, 0xf3, 0x48, 0xc4]))).toBe(144); // MPEG-2 L3 16 kHz 32 kbit/s
   });
 });
 

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,7 +28,11 @@ async function setup() {
   return { out, journal, ctx };
 }
 
-const body = (zip: Buffer): FetchedBody => ({ body: [zip], bundle: 'zip', length: zip.length });
+const body = (zip: Buffer): FetchedBody => ({
+  body: Readable.from([zip]),
+  bundle: 'zip',
+  length: zip.length,
+});
 
 describe('bundles (core/bundle.ts)', () => {
   it('drops .{ext} from the template for the folder', () => {
@@ -56,7 +61,11 @@ describe('bundles (core/bundle.ts)', () => {
     await expect(writeBundle(ref, body(zip), { bytes: 0, resumable: false }, ctx)).rejects.toMatchObject({
       code: 'E_BAD_AUDIO',
     });
-    const cut: FetchedBody = { body: [zip.subarray(0, 100)], bundle: 'zip', length: zip.length };
+    const cut: FetchedBody = {
+      body: Readable.from([zip.subarray(0, 100)]),
+      bundle: 'zip',
+      length: zip.length,
+    };
     await expect(writeBundle(ref, cut, { bytes: 0, resumable: false }, ctx)).rejects.toMatchObject({
       code: 'E_TRUNCATED',
       retryable: true,
