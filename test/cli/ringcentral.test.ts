@@ -141,7 +141,8 @@ describe('recpull ringcentral against the emulator', () => {
       // test/bench/ringcentral-ratio.mjs): never more than 10 accepted in any 1 s window, and the
       // accepted requests packed: the span from the 1st to the 303rd is close to the 29.3 windows needed.
       const accepted = [...s.sb.groups.heavy.accepted].sort((a, b) => a - b);
-      for (let i = 10; i < accepted.length; i++) expect(accepted[i]! - accepted[i - 10]!).toBeGreaterThanOrEqual(1000);
+      for (let i = 10; i < accepted.length; i++)
+        expect(accepted[i]! - accepted[i - 10]!).toBeGreaterThanOrEqual(1000);
       const spanWindows = (accepted.at(-1)! - accepted[0]!) / 1000;
       expect(spanWindows).toBeLessThanOrEqual(((requests - 10) / 10) * 1.15);
     },
