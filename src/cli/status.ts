@@ -1,7 +1,7 @@
 /** `recpull status [DIR]`: what a manifest says — done, failed (with reasons), bytes. */
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { describeLines, readManifest } from '../core/manifest.js';
+import { describeLines, openManifestView } from '../core/manifest.js';
 import { escapeControls, formatBytes } from '../render/format.js';
 import { safeWriter } from '../render/index.js';
 import type { CliContext } from './common.js';
@@ -19,29 +19,32 @@ export function statusCommand(ctx: CliContext): Command {
     .action(async (dir: string, flags: { json?: boolean }) => {
       const out = resolve(dir);
       const stdout = safeWriter(process.stdout); // `recpull status | head -1` must not crash on EPIPE
-      const replay = await readManifest(out);
-      let done = 0;
-      let bytes = 0;
+      // through the index (read-only: a stale one is caught up in a private copy): no record held in memory
+      const view = await openManifestView(out);
       const failed: { key: string; code: string; message: string; vendorCode?: string; at: string }[] = [];
-      for (const rec of replay.records.values()) {
-        if (rec.status === 'done') {
-          done++;
-          bytes += rec.files.reduce((n, f) => n + f.bytes, 0);
-        } else {
+      let summary: { done: number; bytes: number };
+      try {
+        summary = view.index.summary();
+        for (const at of view.index.failedLines()) {
+          const rec = view.line(at.pos, at.len);
           failed.push({
-            key: rec.key,
-            code: rec.error?.code ?? 'E_UNKNOWN',
-            message: rec.error?.message ?? '',
-            ...(rec.error?.vendorCode ? { vendorCode: rec.error.vendorCode } : {}),
-            at: rec.at,
+            key: at.key,
+            code: rec?.error?.code ?? 'E_UNKNOWN',
+            message: rec?.error?.message ?? '',
+            ...(rec?.error?.vendorCode ? { vendorCode: rec.error.vendorCode } : {}),
+            at: rec?.at ?? '',
           });
         }
+      } finally {
+        await view.close();
       }
+      const { done, bytes } = summary;
+      const replay = view;
       if (flags.json) {
         stdout.write(
           `${JSON.stringify({ out, done, failed: failed.length, bytes, failures: failed, unreadableLines: replay.badLines, tornLastLine: replay.torn })}\n`,
         );
-      } else if (!replay.exists || (replay.records.size === 0 && replay.badLines.length === 0)) {
+      } else if (!replay.exists || (done + failed.length === 0 && replay.badLines.length === 0)) {
         stdout.write(`${escapeControls(out)}: no manifest yet (nothing downloaded there)\n`);
       } else {
         // keys, codes and messages come from input lists and servers: one escaped value, one line

@@ -12,11 +12,16 @@ export interface ErrorInfo {
   status?: number;
 }
 
-/** Counts at the end of a run. `bytes` is the sum of bytes written by this run. */
+/**
+ * Counts at the end of a run. `skipped`: items the manifest says are done (their files present);
+ * `wouldFetch`: in a dry run, items that a real run would fetch (0 otherwise); `bytes` is the sum of bytes
+ * written by this run. `done + skipped + failed + wouldFetch` is the number of distinct items listed.
+ */
 export interface RunCounts {
   done: number;
   skipped: number;
   failed: number;
+  wouldFetch: number;
   bytes: number;
 }
 

@@ -4,11 +4,13 @@
  * was renamed into place, so a crash leaves at worst a torn last line, which replay ignores and the next
  * open cuts off.
  */
+import { readSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { type ErrorCode, RecpullError } from './errors.js';
 import type { ErrorInfo } from './events.js';
+import { type IndexEntry, ManifestIndex } from './manifest-index.js';
 
 /** One file written for a recording. `path` is relative to `--out` (POSIX separators); `bytes` its size. */
 export interface FileRecord {
@@ -36,6 +38,11 @@ export function stateDir(out: string): string {
 /** The manifest file of an output folder. */
 export function manifestPath(out: string): string {
   return join(stateDir(out), 'manifest.jsonl');
+}
+
+/** The manifest's index of an output folder (a cache: deleting it only costs a rebuild). */
+export function indexPath(out: string): string {
+  return join(stateDir(out), 'index.sqlite');
 }
 
 /**
@@ -146,7 +153,10 @@ function parseRecord(line: string): ManifestRecord | undefined {
   return rec;
 }
 
-/** Reads a manifest without taking the lock (for `recpull status`). Missing file → empty replay. */
+/**
+ * Reads a whole manifest into memory without taking the lock (tests, benches, small folders; a run and
+ * `recpull status` use {@link openManifestView} instead). Missing file → empty replay.
+ */
 export async function readManifest(out: string): Promise<ManifestReplay> {
   let text: string;
   try {
@@ -158,54 +168,153 @@ export async function readManifest(out: string): Promise<ManifestReplay> {
   return replayManifest(text);
 }
 
+/**
+ * A read-only look at an output folder's manifest through its index: what dry runs and `recpull status`
+ * use. Nothing below `--out` is created or changed (a stale index is caught up in a private temporary
+ * copy). `close()` must be called (idempotent).
+ */
+export interface ManifestView {
+  index: ManifestIndex;
+  /** False when there is no manifest file. */
+  exists: boolean;
+  /** The manifest ends in a line without its newline (a crash mid-write; the next run cuts it off). */
+  torn: boolean;
+  /** 1-based numbers of unreadable lines. */
+  badLines: number[];
+  /** Reads the line of `pos`/`len` (from `IndexEntry` or `failedLines`) as a record. Throws E_IO. */
+  line(pos: number, len: number): ManifestRecord | undefined;
+  close(): Promise<void>;
+}
+
+/** Opens a {@link ManifestView} of `out` without taking the lock. Throws E_IO. */
+export async function openManifestView(out: string): Promise<ManifestView> {
+  const path = manifestPath(out);
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, path);
+  }
+  try {
+    const opened = await ManifestIndex.open({
+      file: indexPath(out),
+      jsonl: fh,
+      readOnly: true,
+      parse: parseRecord,
+    });
+    const handle = fh;
+    let closed = false;
+    return {
+      index: opened.index,
+      exists: handle !== undefined,
+      torn: opened.torn,
+      badLines: opened.badLines,
+      line: (pos, len) => (handle ? readLine(handle, path, pos, len) : undefined),
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        opened.index.close();
+        await handle?.close();
+      },
+    };
+  } catch (err) {
+    await fh?.close().catch(() => {});
+    throw err instanceof RecpullError ? err : ioError(err, path);
+  }
+}
+
+/** The record on the JSONL line at byte `pos` (`len` bytes). Throws E_IO when it cannot be read. */
+function readLine(fh: FileHandle, path: string, pos: number, len: number): ManifestRecord | undefined {
+  const buf = Buffer.alloc(len);
+  let got = 0;
+  try {
+    while (got < len) {
+      const n = readSync(fh.fd, buf, got, len - got, pos + got);
+      if (n === 0) break;
+      got += n;
+    }
+  } catch (err) {
+    throw ioError(err, path);
+  }
+  return parseRecord(buf.toString('utf8', 0, got).trim());
+}
+
 function ioError(err: unknown, path: string): RecpullError {
   return new RecpullError('E_IO', `cannot use the manifest ${path}: ${(err as Error).message}`, {
     cause: err,
   });
 }
 
-/** An open manifest: the replayed state plus an append handle. Appends are serialised. */
+/**
+ * An open manifest: the JSONL with an append handle, looked up through its index
+ * (`<out>/.recpull/index.sqlite`, src/core/manifest-index.ts), so no record is held in memory. Appends are
+ * serialised; each line is fsynced before its index row is written.
+ */
 export class Manifest {
   private chain: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly path: string,
-    readonly records: Map<string, ManifestRecord>,
     private readonly fh: FileHandle,
-    /** Line numbers that could not be read (reported once as a notice). */
+    /** The index, caught up with the JSONL; also answers `firstSeen` and path owners for the run. */
+    readonly index: ManifestIndex,
+    /** Line numbers that could not be read (reported once per run as a notice). */
     readonly badLines: number[],
+    /** Bytes of the JSONL (where the next line goes). */
+    private size: number,
   ) {}
 
-  /** Opens (creating) `<out>/.recpull/manifest.jsonl`, replays it and cuts off a torn last line. Throws E_IO. */
+  /**
+   * Opens (creating) `<out>/.recpull/manifest.jsonl` and its index, brings the index up to date (built
+   * from the JSONL when missing or not matching it), and cuts off a torn last line. Throws E_IO.
+   */
   static async open(out: string): Promise<Manifest> {
     const path = manifestPath(out);
+    let fh: FileHandle | undefined;
     try {
       await mkdir(stateDir(out), { recursive: true });
-      const replay = await readManifest(out);
-      const fh = await open(path, 'a+');
-      if (replay.torn) {
-        await fh.truncate(replay.goodBytes);
+      fh = await open(path, 'a+');
+      const opened = await ManifestIndex.open({
+        file: indexPath(out),
+        jsonl: fh,
+        readOnly: false,
+        parse: parseRecord,
+      });
+      let size = (await fh.stat()).size;
+      if (opened.torn) {
+        await fh.truncate(opened.goodBytes);
         await fh.sync();
+        size = opened.goodBytes;
       }
-      return new Manifest(path, replay.records, fh, replay.badLines);
+      return new Manifest(path, fh, opened.index, opened.badLines, size);
     } catch (err) {
+      await fh?.close().catch(() => {});
       if (err instanceof RecpullError) throw err;
       throw ioError(err, path);
     }
   }
 
-  /** The latest record of `key`. */
-  get(key: string): ManifestRecord | undefined {
-    return this.records.get(key);
+  /** What the index says of `key`: status and files of its last line (cheap: no JSONL read). */
+  entry(key: string): IndexEntry | undefined {
+    return this.index.entry(key);
   }
 
-  /** Appends one record and fsyncs it; resolves when it is on disk. Throws E_IO. */
+  /** The latest record of `key`, read from its line in the JSONL. Throws E_IO when it cannot be read. */
+  get(key: string): ManifestRecord | undefined {
+    const at = this.index.entry(key);
+    return at ? readLine(this.fh, this.path, at.pos, at.len) : undefined;
+  }
+
+  /** Appends one record and fsyncs it, then indexes it; resolves when both are done. Throws E_IO. */
   append(record: ManifestRecord): Promise<void> {
-    this.records.set(record.key, record);
     const line = `${JSON.stringify(record)}\n`;
     const next = this.chain.then(async () => {
       await this.fh.appendFile(line, 'utf8');
       await this.fh.datasync();
+      const len = Buffer.byteLength(line);
+      const pos = this.size;
+      this.size += len;
+      this.index.record(record, pos, len, this.fh);
     });
     this.chain = next.catch(() => {});
     return next.catch((err) => {
@@ -213,9 +322,13 @@ export class Manifest {
     });
   }
 
-  /** Waits for pending appends and closes the file. */
+  /** Waits for pending appends, commits the index and closes both files. */
   async close(): Promise<void> {
     await this.chain;
-    await this.fh.close();
+    try {
+      this.index.close(this.fh);
+    } finally {
+      await this.fh.close();
+    }
   }
 }

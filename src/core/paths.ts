@@ -10,15 +10,25 @@ import { withSuffix } from './template.js';
 
 /** Hands out relative output paths, one owner (recording key) each. */
 export class PathAllocator {
-  /** lower-cased relative path → key that owns it */
+  /** lower-cased relative path → key that owns it, for the paths claimed in this run (ahead of `known`) */
   private readonly owners = new Map<string, string>();
+  /** The owner of a lower-cased path according to the manifest (its index), if any. */
+  private readonly known: (pathLower: string) => string | undefined;
 
-  /** `owned`: relative path → key, from the manifest's done records. */
+  /**
+   * `owned`: the manifest's done files — either pairs of relative path and key (held in memory), or a
+   * lookup from a lower-cased relative path to the key owning it (the manifest index: nothing held).
+   */
   constructor(
     private readonly out: string,
-    owned: Iterable<[string, string]> = [],
+    owned: Iterable<[string, string]> | ((pathLower: string) => string | undefined) = [],
   ) {
-    for (const [path, key] of owned) this.owners.set(path.toLowerCase(), key);
+    if (typeof owned === 'function') this.known = owned;
+    else {
+      const map = new Map<string, string>();
+      for (const [path, key] of owned) map.set(path.toLowerCase(), key);
+      this.known = (id) => map.get(id);
+    }
   }
 
   /**
@@ -30,7 +40,7 @@ export class PathAllocator {
     for (let n = 1; ; n++) {
       const candidate = n === 1 ? wanted : withSuffix(wanted, n);
       const id = candidate.toLowerCase();
-      const owner = this.owners.get(id);
+      const owner = this.owners.get(id) ?? this.known(id);
       if (owner === key) return candidate;
       if (owner !== undefined) continue;
       this.owners.set(id, key);

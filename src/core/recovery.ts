@@ -10,16 +10,21 @@ import { type EventSink, now } from './events.js';
 import { PartJournal } from './journal.js';
 import { clearStaging } from './bundle.js';
 import { acquireLock } from './lock.js';
-import { describeLines, Manifest, type ManifestRecord, readManifest, stateDir } from './manifest.js';
+import { describeLines, Manifest, openManifestView, stateDir } from './manifest.js';
+import type { ManifestIndex } from './manifest-index.js';
 import { checkOutFolder, PathAllocator } from './paths.js';
 
-/** What a run works with. `manifest`, `journal` and `release` are absent in a dry run. */
+/** What a run works with. `manifest` and `journal` are absent in a dry run. */
 export interface FolderState {
-  records: Map<string, ManifestRecord>;
+  /**
+   * The manifest's index: `entry(key)` (status and files of a key's last line), `firstSeen(key)` (duplicate
+   * keys within this run). Closed by `manifest.close()`, or by `release()` in a dry run.
+   */
+  index: ManifestIndex;
   manifest?: Manifest;
   journal?: PartJournal;
   paths: PathAllocator;
-  /** Releases the lock (idempotent). */
+  /** Releases the lock (idempotent); in a dry run, closes the read-only index. */
   release(): Promise<void>;
 }
 
@@ -41,8 +46,8 @@ export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> 
   const { out, emit } = opts;
   await checkOutFolder(out);
   if (opts.dryRun) {
-    const { records } = await readManifest(out); // look, touch nothing
-    return { records, paths: allocatorFor(out, records), release: async () => {} };
+    const view = await openManifestView(out); // look, touch nothing
+    return { index: view.index, paths: allocatorFor(out, view.index), release: () => view.close() };
   }
   try {
     await mkdir(stateDir(out), { recursive: true });
@@ -60,10 +65,12 @@ export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> 
     released = true;
     await releaseLock();
   };
+  let manifest: Manifest | undefined;
   try {
-    const manifest = await Manifest.open(out);
+    manifest = await Manifest.open(out);
+    const m = manifest;
     const journal = new PartJournal(out);
-    const recovery = await journal.recover((key) => manifest.get(key)?.status === 'done');
+    const recovery = await journal.recover((key) => m.entry(key)?.status === 'done');
     const removed = recovery.removed + (await clearStaging(out)); // unpacked-but-uncommitted bundles
     const { recovered } = recovery;
     for (const { key, file } of recovered) {
@@ -85,19 +92,16 @@ export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> 
         message: `manifest lines ${describeLines(manifest.badLines)} are unreadable and were ignored`,
       });
     }
-    const records = manifest.records;
-    return { records, manifest, journal, paths: allocatorFor(out, records), release };
+    const index = manifest.index;
+    return { index, manifest, journal, paths: allocatorFor(out, index), release };
   } catch (err) {
+    await manifest?.close().catch(() => {});
     await release();
     throw err;
   }
 }
 
-/** A path allocator that knows every file of the done records as taken by its key. */
-function allocatorFor(out: string, records: Map<string, ManifestRecord>): PathAllocator {
-  const owned: [string, string][] = [];
-  for (const rec of records.values()) {
-    if (rec.status === 'done') for (const f of rec.files) owned.push([f.path, rec.key]);
-  }
-  return new PathAllocator(out, owned);
+/** A path allocator that asks the index who owns a path (every file of a done record is its key's). */
+function allocatorFor(out: string, index: ManifestIndex): PathAllocator {
+  return new PathAllocator(out, (pathLower) => index.ownerOf(pathLower));
 }

@@ -1,6 +1,8 @@
 /**
  * One run, top to bottom: open the output folder (lock, manifest, crash recovery: src/core/recovery.ts),
- * open the source, read its refs lazily, skip what is done, check each ref against the template, and hand
+ * open the source, read its refs lazily, skip what is done (the manifest index says so and its files are
+ * present: up to `PRESENCE_CHECKS` refs are checked at once, handed on in input order; a key seen before in
+ * this run is dropped), check each ref against the template, and hand
  * the rest to the queue (src/core/queue.ts: concurrency, retries, the per-item write path). On every way out
  * — done, failed items, a fatal error, an interrupt, a source that throws — the queue settles, the refs
  * iterator is closed, `Source.close` runs under its deadline, the lock is released, and `run-end` is
@@ -10,15 +12,33 @@ import { stat } from 'node:fs/promises';
 import type { AttemptDeadlineOptions } from './deadline.js';
 import { EXIT, exitCodeFor, Interrupt, RecpullError, toRecpullError } from './errors.js';
 import { type EventSink, now, type RunCounts } from './events.js';
-import type { FileRecord } from './manifest.js';
 import { insideOut } from './paths.js';
 import { errorInfo, type ItemContext, recordFailure, runItem, WorkQueue } from './queue.js';
 import { openFolder } from './recovery.js';
-import { isInputRowError, type RecordingRef, type RunOutcome, type Source } from './source.js';
+import {
+  type InputRowError,
+  isInputRowError,
+  type RecordingRef,
+  type RunOutcome,
+  type Source,
+} from './source.js';
 import { checkTemplate, renderTemplate } from './template.js';
 import { itemFields } from './write-item.js';
 
 export { errorInfo };
+
+/** How many done refs may have their files checked (stat) at once in the skip pass. */
+const PRESENCE_CHECKS = 32;
+
+/**
+ * A ref of the skip pass: `present` is whether the manifest's files of a done ref are all on disk with
+ * their sizes (false for anything not done, undefined while `checked` is pending).
+ */
+interface Pending {
+  item: RecordingRef | InputRowError;
+  present: boolean | undefined;
+  checked: Promise<void>;
+}
 
 /** Options of a run. Times in ms. */
 export interface RunOptions {
@@ -71,7 +91,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   const template = opts.template ?? source.defaultTemplate;
   checkTemplate(template, ['vendor', 'ext', 'key', ...source.fields], opts.allowExtraFields ?? false);
   const started = Date.now();
-  const counts: RunCounts = { done: 0, skipped: 0, failed: 0, bytes: 0 };
+  const counts: RunCounts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
   const { emit } = opts;
   const stop = new AbortController();
   let fatal: RecpullError | undefined;
@@ -119,7 +139,51 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     ...(opts.notReadyWaitMs !== undefined ? { notReadyWaitMs: opts.notReadyWaitMs } : {}),
   };
   const queue = new WorkQueue(opts.concurrency, opts.concurrency * 2, stop.signal);
-  const seen = new Set<string>();
+  /** Refs read but not handed on yet, in input order; a done ref's presence check runs meanwhile. */
+  const window: Pending[] = [];
+  /** Skips, fails or queues the ref at the head of the window (its check finished). */
+  const handle = async ({ item, present }: Pending) => {
+    if (isInputRowError(item)) {
+      await recordFailure({ key: `line ${item.line}`, line: item.line }, item.inputError, 0, items);
+      return;
+    }
+    if (present) {
+      counts.skipped++;
+      emit({ type: 'item-skipped', at: now(), key: item.key, reason: 'done' });
+      return;
+    }
+    const unusable = templateProblem(template, item);
+    if (unusable) {
+      await recordFailure(item, unusable, 0, items);
+      return;
+    }
+    if (opts.dryRun) {
+      counts.wouldFetch++;
+      emit({ type: 'item-skipped', at: now(), key: item.key, reason: 'dry-run' });
+      return;
+    }
+    await queue.push(() => runItem(item, items));
+  };
+  /** Hands on the refs at the head of the window whose check has finished, in order. */
+  const handleReady = async () => {
+    while (window[0] && window[0].present !== undefined && !stop.signal.aborted)
+      await handle(window.shift() as Pending);
+  };
+  /** Waits for the head's check and hands on what is ready. */
+  const handleHead = async () => {
+    await window[0]?.checked;
+    await handleReady();
+  };
+  /** A window entry for `item`: a done record's files are checked (stat, concurrently with others). */
+  const check = (item: RecordingRef | InputRowError): Pending => {
+    const prev = isInputRowError(item) || opts.force ? undefined : folder.index.entry(item.key);
+    if (prev?.status !== 'done') return { item, present: false, checked: Promise.resolve() };
+    const entry: Pending = { item, present: undefined, checked: Promise.resolve() };
+    entry.checked = filesPresent(opts.out, prev.files).then((ok) => {
+      entry.present = ok;
+    });
+    return entry;
+  };
   let refs: AsyncIterator<unknown> | undefined;
   let opened = false;
   try {
@@ -130,33 +194,30 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     const iterator = source.refs(stop.signal)[Symbol.asyncIterator]();
     refs = iterator;
     for (;;) {
-      const next = await untilAborted(iterator.next(), stop.signal);
+      const pending = iterator.next();
+      // While the source produces the next ref (a pipe may take long), hand on the checked ones.
+      while (window.length > 0 && !stop.signal.aborted) {
+        const head = window[0] as Pending;
+        const nextFirst = await Promise.race([
+          pending.then(
+            () => true,
+            () => true,
+          ),
+          head.checked.then(() => false),
+        ]);
+        if (nextFirst) break;
+        await handleReady();
+      }
+      const next = await untilAborted(pending, stop.signal);
       if (next === undefined || next.done) break;
       const item = next.value;
-      if (isInputRowError(item)) {
-        await recordFailure({ key: `line ${item.line}`, line: item.line }, item.inputError, 0, items);
-        continue;
-      }
-      if (seen.has(item.key)) continue; // the same recording twice in one input
-      seen.add(item.key);
-      const prev = folder.records.get(item.key);
-      if (!opts.force && prev?.status === 'done' && (await filesPresent(opts.out, prev.files))) {
-        counts.skipped++;
-        emit({ type: 'item-skipped', at: now(), key: item.key, reason: 'done' });
-        continue;
-      }
-      const unusable = templateProblem(template, item);
-      if (unusable) {
-        await recordFailure(item, unusable, 0, items);
-        continue;
-      }
-      if (opts.dryRun) {
-        counts.skipped++;
-        emit({ type: 'item-skipped', at: now(), key: item.key, reason: 'dry-run' });
-        continue;
-      }
-      await queue.push(() => runItem(item, items));
+      // the same recording twice in one input: only the first counts (the index keeps the keys seen)
+      if (!isInputRowError(item) && !folder.index.firstSeen(item.key)) continue;
+      window.push(check(item));
+      while (window.length >= PRESENCE_CHECKS && !stop.signal.aborted) await handleHead();
+      await handleReady();
     }
+    while (window.length > 0 && !stop.signal.aborted) await handleHead();
   } catch (raw) {
     const err = toRecpullError(raw, 'E_IO');
     if (err.code === 'E_ABORTED') stop.abort();
@@ -289,7 +350,14 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
   });
 }
 
-async function filesPresent(out: string, files: FileRecord[]): Promise<boolean> {
+/**
+ * True when every file (`path` relative to `out`, `bytes` its recorded size) is on disk with that size;
+ * false when one is missing, of another size, or cannot be examined (it is then fetched again).
+ */
+async function filesPresent(
+  out: string,
+  files: readonly { path: string; bytes: number }[],
+): Promise<boolean> {
   for (const f of files) {
     try {
       const s = await stat(insideOut(out, f.path));

@@ -22,11 +22,20 @@ export function formatDuration(ms: number): string {
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-/** The one-line summary of counts. */
+/**
+ * The one-line summary of counts (`ms`: the run's duration). A dry run (`dryRun`, or any `wouldFetch`)
+ * says how many items would be fetched and that the skipped ones are those already done:
+ * `dry run: 12 would be fetched, 3 skipped (already done), 0 failed in 1.2s`.
+ */
 export function summaryLine(
-  c: { done: number; skipped: number; failed: number; bytes: number },
+  c: { done: number; skipped: number; failed: number; bytes: number; wouldFetch?: number },
   ms: number,
+  dryRun = false,
 ): string {
+  if (dryRun || (c.wouldFetch ?? 0) > 0) {
+    const done = c.done > 0 ? `${c.done} done, ` : '';
+    return `dry run: ${c.wouldFetch ?? 0} would be fetched, ${done}${c.skipped} skipped (already done), ${c.failed} failed in ${formatDuration(ms)}`;
+  }
   const rate = ms > 0 ? ` (${formatBytes(Math.round((c.bytes * 1000) / ms))}/s)` : '';
   return `${c.done} done, ${c.skipped} skipped, ${c.failed} failed, ${formatBytes(c.bytes)} in ${formatDuration(ms)}${rate}`;
 }

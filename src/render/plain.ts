@@ -18,8 +18,9 @@ export function plainHandlers(
   writeLine: (line: string) => void,
 ): EventHandlers & { stop: () => void } {
   const write = (line: string) => writeLine(escapeControls(line));
-  const counts = { done: 0, skipped: 0, failed: 0, bytes: 0 };
+  const counts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
   let started = Date.now();
+  let dryRun = false;
   let lastSummary = Date.now();
   let skippedQuietly = 0;
   const maybeSummary = () => {
@@ -27,12 +28,13 @@ export function plainHandlers(
     const t = Date.now();
     if (t - lastSummary >= SUMMARY_EVERY_MS) {
       lastSummary = t;
-      write(`progress: ${summaryLine(counts, t - started)}`);
+      write(`progress: ${summaryLine(counts, t - started, dryRun)}`);
     }
   };
   return {
     'run-start': (e) => {
       started = Date.parse(e.at);
+      dryRun = e.dryRun;
       if (!opts.quiet)
         write(
           `recpull ${e.vendor} (profile ${e.profile}) → ${e.out}, ${e.concurrency} at a time${e.dryRun ? ', dry run' : ''}`,
@@ -53,10 +55,14 @@ export function plainHandlers(
       maybeSummary();
     },
     'item-skipped': (e) => {
-      counts.skipped++;
-      if (e.reason === 'dry-run') write(`would fetch ${e.key}`);
-      else if (opts.verbose) write(`skip ${e.key} (already done)`);
-      else skippedQuietly++;
+      if (e.reason === 'dry-run') {
+        counts.wouldFetch++;
+        write(`would fetch ${e.key}`);
+      } else {
+        counts.skipped++;
+        if (opts.verbose) write(`skip ${e.key} (already done)`);
+        else skippedQuietly++;
+      }
       maybeSummary();
     },
     'item-retry': (e) => {
@@ -82,7 +88,7 @@ export function plainHandlers(
     },
     'run-end': (e) => {
       if (skippedQuietly > 0 && !opts.quiet) write(`${skippedQuietly} already downloaded (skipped)`);
-      write(`${e.interrupted ? 'interrupted: ' : ''}${summaryLine(e.counts, e.ms)}`);
+      write(`${e.interrupted ? 'interrupted: ' : ''}${summaryLine(e.counts, e.ms, dryRun)}`);
     },
     stop: () => {},
   };

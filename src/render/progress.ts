@@ -28,17 +28,20 @@ export function progressHandlers(
   const log = (line: string) => multi.log(`${escapeControls(line)}\n`);
   let overall: cliProgress.SingleBar | undefined;
   const active = new Map<string, cliProgress.SingleBar>();
-  const counts = { done: 0, skipped: 0, failed: 0, bytes: 0 };
+  const counts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
   let seen = 0;
+  let dryRun = false;
   let started = Date.now();
   let waitNote = '';
   const label = () => {
     const ms = Date.now() - started;
     const rate = ms > 0 ? `${formatBytes(Math.round((counts.bytes * 1000) / ms))}/s` : '';
-    const finished = counts.done + counts.skipped + counts.failed;
-    return `${finished}/${seen} listed · done ${counts.done} · skipped ${counts.skipped} · failed ${counts.failed} · ${formatBytes(counts.bytes)}, ${rate}${waitNote}`;
+    const finished = counts.done + counts.skipped + counts.failed + counts.wouldFetch;
+    const fetch = dryRun ? ` · would fetch ${counts.wouldFetch}` : '';
+    return `${finished}/${seen} listed · done ${counts.done} · skipped ${counts.skipped}${fetch} · failed ${counts.failed} · ${formatBytes(counts.bytes)}, ${rate}${waitNote}`;
   };
-  const refresh = () => overall?.update(counts.done + counts.skipped + counts.failed, { label: label() });
+  const refresh = () =>
+    overall?.update(counts.done + counts.skipped + counts.failed + counts.wouldFetch, { label: label() });
   const finish = (key: string) => {
     const bar = active.get(key);
     if (bar) {
@@ -53,6 +56,7 @@ export function progressHandlers(
   return {
     'run-start': (e) => {
       started = Date.parse(e.at);
+      dryRun = e.dryRun;
       log(`recpull ${e.vendor} (profile ${e.profile}) → ${e.out}`);
       overall = multi.create(1, 0, { label: label() });
     },
@@ -76,8 +80,9 @@ export function progressHandlers(
       finish(e.key);
       refresh();
     },
-    'item-skipped': () => {
-      counts.skipped++;
+    'item-skipped': (e) => {
+      if (e.reason === 'dry-run') counts.wouldFetch++;
+      else counts.skipped++;
       seen++;
       overall?.setTotal(Math.max(seen, 1));
       refresh();
@@ -116,7 +121,7 @@ export function progressHandlers(
       refresh();
       multi.update(); // draws the lines logged since the last frame: stop() would drop them
       multi.stop();
-      opts.stderr.write(`${e.interrupted ? 'interrupted: ' : ''}${summaryLine(e.counts, e.ms)}\n`);
+      opts.stderr.write(`${e.interrupted ? 'interrupted: ' : ''}${summaryLine(e.counts, e.ms, dryRun)}\n`);
     },
     stop: () => multi.stop(),
   };

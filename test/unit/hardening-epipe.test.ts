@@ -44,7 +44,7 @@ describe('EPIPE on stdout (issue 7 §3)', () => {
     r.emit({
       type: 'run-end',
       at: AT,
-      counts: { done: 0, skipped: 3, failed: 0, bytes: 0 },
+      counts: { done: 0, skipped: 3, failed: 0, wouldFetch: 0, bytes: 0 },
       ms: 1,
       exitCode: 0,
       interrupted: false,

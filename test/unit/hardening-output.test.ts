@@ -117,7 +117,7 @@ describe('escaping what reaches a terminal (issue 7 §5)', () => {
     r.emit({
       type: 'run-end',
       at: AT,
-      counts: { done: 0, skipped: 0, failed: 1, bytes: 0 },
+      counts: { done: 0, skipped: 0, failed: 1, wouldFetch: 0, bytes: 0 },
       ms: 5,
       exitCode: 1,
       interrupted: false,

@@ -1,0 +1,304 @@
+/**
+ * The manifest index (issue 11): `<out>/.recpull/index.sqlite` kept in step with `manifest.jsonl` —
+ * catch-up from the stored offset, rebuild when the JSONL was replaced or truncated, a torn last line,
+ * the last line per key, read-only opens that write nothing, duplicate keys within a run, the path
+ * owners the PathAllocator asks, and the skip pass's concurrent presence checks.
+ */
+import { appendFile, mkdir, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { RunEvent } from '../../src/core/events.js';
+import {
+  indexPath,
+  Manifest,
+  type ManifestRecord,
+  manifestPath,
+  openManifestView,
+} from '../../src/core/manifest.js';
+import { PathAllocator } from '../../src/core/paths.js';
+import { openFolder } from '../../src/core/recovery.js';
+import { runDownloads } from '../../src/core/run.js';
+import type { RecordingRef, Source } from '../../src/core/source.js';
+import { makeWav } from '../../src/sandbox/catalogue.js';
+import { tempDir } from '../helpers/cli.js';
+
+const { DatabaseSync } = createRequire(import.meta.url)('node:sqlite') as typeof import('node:sqlite');
+
+const rec = (key: string, status: 'done' | 'failed' = 'done', path = `${key}.wav`): ManifestRecord => ({
+  key,
+  status,
+  files: status === 'done' ? [{ path, bytes: 3, sha256: 'x', contentType: 'audio/wav' }] : [],
+  attempts: 1,
+  ...(status === 'failed' ? { error: { code: 'E_HTTP' as const, message: 'HTTP 503' } } : {}),
+  at: '2026-11-22T00:00:00Z',
+});
+const line = (r: ManifestRecord) => `${JSON.stringify(r)}\n`;
+
+/** Adds a row to the index behind the manifest's back: it survives a catch-up, not a rebuild. */
+function plantSentinel(out: string): void {
+  const db = new DatabaseSync(indexPath(out));
+  db.prepare("INSERT INTO records VALUES ('sentinel', 1, '[]', 0, 0, 0)").run();
+  db.close();
+}
+
+async function withManifest<T>(out: string, fn: (m: Manifest) => T | Promise<T>): Promise<T> {
+  const m = await Manifest.open(out);
+  try {
+    return await fn(m);
+  } finally {
+    await m.close();
+  }
+}
+
+/** Every file below `dir` with its size and mtime, to tell that nothing was written. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const f of await readdir(dir, { recursive: true }).catch(() => [] as string[])) {
+    const s = await stat(join(dir, f));
+    out[f] = `${s.size}:${s.mtimeMs}`;
+  }
+  return out;
+}
+
+describe('manifest index', () => {
+  it('is built from an existing JSONL and caught up from its offset on the next open', async () => {
+    const out = await tempDir();
+    await mkdir(join(out, '.recpull'));
+    await writeFile(manifestPath(out), line(rec('a')) + line(rec('b', 'failed')));
+    await withManifest(out, (m) => {
+      expect(m.entry('a')).toMatchObject({ status: 'done', files: [{ path: 'a.wav', bytes: 3 }] });
+      expect(m.get('b')).toMatchObject({ status: 'failed', error: { code: 'E_HTTP' } });
+    });
+    plantSentinel(out);
+    // lines the index has not seen (a crash after the JSONL's fsync, before the index's commit)
+    await appendFile(manifestPath(out), line(rec('c')) + line(rec('b')));
+    await withManifest(out, (m) => {
+      expect(m.entry('sentinel')).toBeDefined(); // caught up, not rebuilt
+      expect(m.entry('c')?.status).toBe('done');
+      expect(m.entry('b')?.status).toBe('done');
+      expect(m.index.ownerOf('b.wav')).toBe('b');
+    });
+  });
+
+  it('appends go to the JSONL first and the index in step; a reopen needs no rebuild', async () => {
+    const out = await tempDir();
+    await withManifest(out, async (m) => {
+      await Promise.all([m.append(rec('x')), m.append(rec('y', 'failed'))]);
+      expect(m.get('x')?.files[0]?.path).toBe('x.wav');
+    });
+    plantSentinel(out);
+    await withManifest(out, (m) => {
+      expect(m.entry('sentinel')).toBeDefined();
+      expect(m.entry('x')?.status).toBe('done');
+      expect(m.get('y')).toMatchObject({ key: 'y', status: 'failed' });
+    });
+    const lines = (await readFile(manifestPath(out), 'utf8')).trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l).key)).toEqual(['x', 'y']);
+  });
+
+  it('is rebuilt when the JSONL was replaced (same length, other content)', async () => {
+    const out = await tempDir();
+    await withManifest(out, async (m) => {
+      await m.append(rec('aa'));
+      await m.append(rec('bb'));
+    });
+    plantSentinel(out);
+    await writeFile(manifestPath(out), line(rec('cc')) + line(rec('dd')));
+    await withManifest(out, (m) => {
+      expect(m.entry('sentinel')).toBeUndefined();
+      expect(m.entry('aa')).toBeUndefined();
+      expect(m.entry('cc')?.status).toBe('done');
+      expect(m.index.ownerOf('aa.wav')).toBeUndefined();
+    });
+  });
+
+  it('is rebuilt when the JSONL was truncated, even to a longer rewrite', async () => {
+    const out = await tempDir();
+    await withManifest(out, async (m) => {
+      for (const k of ['a', 'b', 'c']) await m.append(rec(k));
+    });
+    plantSentinel(out);
+    await truncate(manifestPath(out), Buffer.byteLength(line(rec('a'))));
+    await withManifest(out, (m) => {
+      expect(m.entry('sentinel')).toBeUndefined();
+      expect(m.entry('a')?.status).toBe('done');
+      expect(m.entry('b')).toBeUndefined();
+    });
+    // cut back to `a`, then other lines appended past the old length: the fingerprint tells
+    await withManifest(out, async (m) => {
+      for (const k of ['b', 'c']) await m.append(rec(k));
+    });
+    plantSentinel(out);
+    await writeFile(manifestPath(out), line(rec('a')) + line(rec('zzzz')) + line(rec('q')) + line(rec('r')));
+    await withManifest(out, (m) => {
+      expect(m.entry('sentinel')).toBeUndefined();
+      expect(m.entry('b')).toBeUndefined();
+      expect(m.entry('zzzz')?.status).toBe('done');
+    });
+  });
+
+  it('is rebuilt when the index file is garbage', async () => {
+    const out = await tempDir();
+    await withManifest(out, (m) => m.append(rec('a')));
+    await writeFile(indexPath(out), 'not a database at all');
+    await withManifest(out, (m) => expect(m.entry('a')?.status).toBe('done'));
+  });
+
+  it('ignores a torn last line, which the writer cuts off; unreadable lines are reported', async () => {
+    const out = await tempDir();
+    await mkdir(join(out, '.recpull'));
+    await writeFile(manifestPath(out), `${line(rec('a'))}{nonsense\n${line(rec('b')).slice(0, 30)}`);
+    const view = await openManifestView(out);
+    expect(view.torn).toBe(true);
+    expect(view.badLines).toEqual([2]);
+    expect(view.index.entry('b')).toBeUndefined();
+    await view.close();
+    await withManifest(out, async (m) => {
+      expect(m.badLines).toEqual([2]);
+      expect(m.entry('b')).toBeUndefined();
+      await m.append(rec('c'));
+    });
+    const keys = (await readFile(manifestPath(out), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => (l.startsWith('{"') ? JSON.parse(l).key : l));
+    expect(keys).toEqual(['a', '{nonsense', 'c']);
+    await withManifest(out, (m) => {
+      expect(m.badLines).toEqual([2]); // remembered by the index across opens
+      expect(m.entry('c')?.status).toBe('done');
+    });
+  });
+
+  it('lets the last line of a key win, and moves path ownership with it', async () => {
+    const out = await tempDir();
+    await withManifest(out, async (m) => {
+      await m.append(rec('k', 'done', 'old.wav'));
+      await m.append(rec('k', 'done', 'new.wav'));
+      expect(m.index.ownerOf('old.wav')).toBeUndefined();
+      expect(m.index.ownerOf('new.wav')).toBe('k');
+      await m.append(rec('k', 'failed'));
+      expect(m.entry('k')?.status).toBe('failed');
+      expect(m.index.ownerOf('new.wav')).toBeUndefined();
+    });
+    // the same from a rebuild
+    await rm(indexPath(out));
+    await withManifest(out, (m) => {
+      expect(m.get('k')?.status).toBe('failed');
+      expect(m.index.summary()).toEqual({ done: 0, failed: 1, bytes: 0 });
+    });
+  });
+
+  it('a read-only view writes nothing, whether the index is current, stale or missing', async () => {
+    const out = await tempDir();
+    await withManifest(out, (m) => m.append(rec('a')));
+    for (const prepare of [
+      async () => {}, // current
+      () => appendFile(manifestPath(out), line(rec('b'))), // stale: a line the index lacks
+      () => rm(indexPath(out)), // missing
+      () => writeFile(indexPath(out), 'garbage'), // unreadable
+    ]) {
+      await prepare();
+      const before = await snapshot(out);
+      const view = await openManifestView(out);
+      expect(view.index.entry('a')?.status).toBe('done');
+      expect(view.index.firstSeen('a')).toBe(true);
+      expect(view.index.firstSeen('a')).toBe(false);
+      await view.close();
+      expect(await snapshot(out)).toEqual(before);
+    }
+    const view = await openManifestView(out);
+    expect(view.index.entry('b')?.status).toBe('done');
+    await view.close();
+  });
+
+  it('a dry run creates nothing in a folder that does not exist', async () => {
+    const out = join(await tempDir(), 'nothing-yet');
+    const folder = await openFolder({ out, dryRun: true, emit: () => {}, onLockLost: () => {} });
+    expect(folder.index.entry('a')).toBeUndefined();
+    expect(folder.index.firstSeen('a')).toBe(true);
+    await folder.release();
+    await expect(stat(out)).rejects.toThrow();
+  });
+
+  it('tells duplicate keys in a run exactly, per connection', async () => {
+    const out = await tempDir();
+    await withManifest(out, (m) => {
+      const keys = Array.from({ length: 2000 }, (_, i) => `k${i}`);
+      expect(keys.map((k) => m.index.firstSeen(k)).every(Boolean)).toBe(true);
+      expect(keys.map((k) => m.index.firstSeen(k)).some(Boolean)).toBe(false);
+      expect(m.index.firstSeen('K0')).toBe(true); // keys are compared exactly
+    });
+    await withManifest(out, (m) => expect(m.index.firstSeen('k0')).toBe(true)); // a new run
+  });
+
+  it('gives the PathAllocator the owners of done files without loading them', async () => {
+    const out = await tempDir();
+    await withManifest(out, async (m) => {
+      await m.append(rec('a', 'done', 'Calls/One.wav'));
+      const paths = new PathAllocator(out, (p) => m.index.ownerOf(p));
+      expect(await paths.claim('calls/one.wav', 'a')).toBe('calls/one.wav'); // its own, any case
+      expect(await paths.claim('calls/ONE.wav', 'b')).toBe('calls/ONE-2.wav');
+    });
+  });
+});
+
+describe('skip pass', () => {
+  const ref = (id: string): RecordingRef => ({ key: `mem:${id}`, vendor: 'mem', meta: { id } });
+  function source(ids: string[], fetched: string[]): Source {
+    return {
+      vendor: 'mem',
+      fields: ['id'],
+      defaultTemplate: '{id}.{ext}',
+      async *refs() {
+        for (const id of ids) yield ref(id);
+      },
+      async fetch(r) {
+        fetched.push(r.key);
+        const b = makeWav(r.key, 500);
+        return { body: Readable.from([b]), contentType: 'audio/wav', length: b.length };
+      },
+    };
+  }
+  async function run(out: string, ids: string[], dryRun = false) {
+    const events: RunEvent[] = [];
+    const fetched: string[] = [];
+    const result = await runDownloads(source(ids, fetched), {
+      out,
+      profile: 'test',
+      concurrency: 2,
+      retries: 0,
+      force: false,
+      dryRun,
+      metadata: false,
+      signal: new AbortController().signal,
+      emit: (e) => events.push(e),
+    });
+    return { events, fetched, result };
+  }
+
+  it('skips done items in input order, and fetches again a vanished or resized file', async () => {
+    const out = await tempDir();
+    const ids = Array.from({ length: 100 }, (_, i) => `r${String(i).padStart(3, '0')}`);
+    await run(out, ids);
+    await rm(join(out, 'r010.wav'));
+    await writeFile(join(out, 'r020.wav'), 'short');
+    const again = await run(out, [...ids, 'r005', 'new']);
+    expect(again.fetched.sort()).toEqual(['mem:new', 'mem:r010', 'mem:r020']);
+    const skipped = again.events.filter((e) => e.type === 'item-skipped').map((e) => e.key);
+    expect(skipped).toEqual(ids.filter((id) => id !== 'r010' && id !== 'r020').map((id) => `mem:${id}`));
+    expect(again.result.counts).toMatchObject({ done: 3, skipped: 98, failed: 0, wouldFetch: 0 });
+  });
+
+  it('a dry run counts what it would fetch as wouldFetch, apart from skipped', async () => {
+    const out = await tempDir();
+    await run(out, ['a', 'b']);
+    const before = await snapshot(out);
+    const dry = await run(out, ['a', 'b', 'c', 'd', 'c'], true);
+    expect(dry.fetched).toEqual([]);
+    expect(dry.result.counts).toMatchObject({ done: 0, skipped: 2, wouldFetch: 2, failed: 0 });
+    expect(dry.events.at(-1)).toMatchObject({ type: 'run-end', counts: { skipped: 2, wouldFetch: 2 } });
+    expect(await snapshot(out)).toEqual(before);
+  });
+});
