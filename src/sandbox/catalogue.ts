@@ -2,7 +2,7 @@
  * Deterministic recordings for the sandbox emulators: valid 8 kHz mono G.711 (µ-law) WAV files whose bytes
  * depend only on the recording id and the seed, so tests can rebuild the expected file and compare bytes.
  */
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { type BodySource, bufferBody } from './server.js';
 
 /** A seeded 32-bit PRNG (mulberry32); returns floats in [0, 1). */
@@ -58,9 +58,20 @@ export function* wavChunks(
   totalBytes: number,
   seed = 1,
   chunkBytes = 64 * 1024,
+  opts: ContentOptions = {},
 ): Generator<Buffer> {
   const size = Math.max(HEADER_BYTES, Math.floor(totalBytes));
   yield wavHeader(size);
+  if (opts.fast) {
+    // One seeded 64 KiB block per id, repeated: the emulator sends GB/s without being the bottleneck.
+    const block = fastBlock(id, seed);
+    for (let left = size - HEADER_BYTES; left > 0;) {
+      const n = Math.min(block.length, left);
+      left -= n;
+      yield n === block.length ? block : block.subarray(0, n);
+    }
+    return;
+  }
   const rand = prng(hash32(`${seed}:${id}`));
   const freq = 200 + Math.floor(rand() * 800);
   // One period of the tone, then per sample a little seeded noise: distinct per id, cheap per byte.
@@ -81,13 +92,39 @@ export function* wavChunks(
   }
 }
 
+/** How an emulator generates recording content. */
+export interface ContentOptions {
+  /**
+   * Fill the data chunk with one 64 KiB block per id (an AES-128-CTR keystream keyed by the seed and id:
+   * deterministic, distinct per id, any byte a valid µ-law sample), repeated. For benchmarks, where the
+   * per-byte tone generator would be the bottleneck. Still a valid WAV; not the same bytes as the default.
+   */
+  fast?: boolean;
+}
+
+const FAST_BLOCK_BYTES = 64 * 1024;
+let lastFast: { key: string; block: Buffer } | undefined;
+
+/** The 64 KiB block of the fast content mode for `id` (the last one is cached: a body asks once per chunk run). */
+function fastBlock(id: string, seed: number): Buffer {
+  const key = `${seed}:fast:${id}`;
+  if (lastFast?.key === key) return lastFast.block;
+  const k = createHash('sha256').update(key).digest();
+  const cipher = createCipheriv('aes-128-ctr', k.subarray(0, 16), k.subarray(16, 32));
+  const block = Buffer.concat([cipher.update(Buffer.alloc(FAST_BLOCK_BYTES)), cipher.final()]);
+  lastFast = { key, block };
+  return block;
+}
+
 /**
  * Builds a WAV file of exactly `totalBytes` bytes (at least the 58-byte header): WAVE_FORMAT_MULAW (7),
  * 8000 Hz, mono, 8 bits, with a `fact` chunk, as G.711 recorders write it. The audio is a tone whose pitch
  * and noise depend on `id`, so every recording has distinct content. Same bytes as {@link wavChunks}.
  */
-export function makeWav(id: string, totalBytes: number, seed = 1): Buffer {
-  return Buffer.concat([...wavChunks(id, totalBytes, seed, Math.max(HEADER_BYTES, Math.floor(totalBytes)))]);
+export function makeWav(id: string, totalBytes: number, seed = 1, opts: ContentOptions = {}): Buffer {
+  return Buffer.concat([
+    ...wavChunks(id, totalBytes, seed, Math.max(HEADER_BYTES, Math.floor(totalBytes)), opts),
+  ]);
 }
 
 let mulaw: Uint8Array | undefined;
@@ -168,22 +205,24 @@ export function sizeFor(id: string, opts: CatalogueOptions = {}): number {
 }
 
 /** The bytes of a catalogue entry, built whole (for tests that compare downloads; emulators stream `bodyOf`). */
-export function contentOf(entry: CatalogueEntry, seed = 1): Buffer {
-  return entry.format === 'mp3' ? makeMp3(entry.id, entry.bytes, seed) : makeWav(entry.id, entry.bytes, seed);
+export function contentOf(entry: CatalogueEntry, seed = 1, opts: ContentOptions = {}): Buffer {
+  return entry.format === 'mp3'
+    ? makeMp3(entry.id, entry.bytes, seed)
+    : makeWav(entry.id, entry.bytes, seed, opts);
 }
 
 /**
  * The bytes of a catalogue entry as a streamed body (`sendBody`): a WAV is generated as it is sent, from any
  * offset, never held whole; an MP3 (small in the sandbox) is built first.
  */
-export function bodyOf(entry: CatalogueEntry, seed = 1): BodySource {
+export function bodyOf(entry: CatalogueEntry, seed = 1, opts: ContentOptions = {}): BodySource {
   if (entry.format === 'mp3') return bufferBody(makeMp3(entry.id, entry.bytes, seed));
   const length = Math.max(58, Math.floor(entry.bytes));
   return {
     length,
     *chunks(start) {
       let pos = 0;
-      for (const chunk of wavChunks(entry.id, length, seed)) {
+      for (const chunk of wavChunks(entry.id, length, seed, 64 * 1024, opts)) {
         const end = pos + chunk.length;
         if (end > start) yield pos >= start ? chunk : chunk.subarray(start - pos);
         pos = end;

@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { bodyOf, type CatalogueEntry, contentOf, hash32, sizeFor } from '../catalogue.js';
 import { FaultInjector, type FaultPlan } from '../faults.js';
 import { verifyBasic, verifyDigest } from '../http-auth-server.js';
-import { HTML_ERROR_PAGE, type LoggedRequest, sendBody, startServer } from '../server.js';
+import { type BodySource, HTML_ERROR_PAGE, type LoggedRequest, sendBody, startServer } from '../server.js';
 
 /** One recording of the emulated `calls` table. */
 export interface TimplusRecording extends CatalogueEntry {
@@ -46,6 +46,12 @@ export interface TimplusSandboxOptions {
   /** Per-voicefilename behaviour of the Echo service: an HTML page with status 200 instead of audio. */
   htmlFor?: string[];
   tls?: boolean;
+  /**
+   * Generate WAV content fast (one seeded 64 KiB block per recording, repeated; see `ContentOptions.fast`)
+   * and, when no fault plan is set, send it in 64 KiB writes: for benchmarks, where the emulator must not be
+   * the bottleneck. `contentOf` returns the same bytes.
+   */
+  fastContent?: boolean;
   /** Fixed ports (for `recpull sandbox`); 0 = free ports. */
   port?: number;
   echoPort?: number;
@@ -89,6 +95,7 @@ export async function startTimplusSandbox(opts: TimplusSandboxOptions = {}): Pro
   const realm = 'TIM Plus';
   let tokenTtlMs = opts.tokenTtlMs ?? 60_000;
   const faults = new FaultInjector(opts.faults ?? {});
+  const content = opts.fastContent ? { fast: true } : {};
   const sizes = {
     seed,
     ...(opts.minBytes ? { minBytes: opts.minBytes } : {}),
@@ -162,7 +169,9 @@ export async function startTimplusSandbox(opts: TimplusSandboxOptions = {}): Pro
         res.writeHead(status, headers);
         return res.end(`Error ${status}`);
       }
-      await sendBody(res, bodyOf(t.rec, seed), 'audio/wav', faults.plan, fault);
+      if (opts.fastContent && !fault && Object.keys(faults.plan).length === 0)
+        return sendPlain(res, bodyOf(t.rec, seed, content));
+      await sendBody(res, bodyOf(t.rec, seed, content), 'audio/wav', faults.plan, fault);
     },
     log,
     { ...(opts.tls ? { tls: true } : {}), ...(opts.echoPort ? { port: opts.echoPort } : {}) },
@@ -224,7 +233,7 @@ export async function startTimplusSandbox(opts: TimplusSandboxOptions = {}): Pro
     password,
     catalogue,
     log,
-    contentOf: (rec) => contentOf(rec, seed),
+    contentOf: (rec) => contentOf(rec, seed, content),
     setFaults: (plan) => {
       faults.plan = plan;
     },
@@ -236,4 +245,23 @@ export async function startTimplusSandbox(opts: TimplusSandboxOptions = {}): Pro
       await Promise.all([web.close(), echo.close()]);
     },
   };
+}
+
+/** Sends a whole body with no faults, a chunk per write, waiting for `drain` (the bench's fast path). */
+async function sendPlain(res: http.ServerResponse, source: BodySource): Promise<void> {
+  res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': source.length });
+  for await (const chunk of source.chunks(0)) {
+    if (res.destroyed) return;
+    if (!res.write(chunk))
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+  }
+  res.end();
 }
