@@ -8,7 +8,7 @@
  * iterator is closed, `Source.close` runs under its deadline, the lock is released, and `run-end` is
  * emitted with the counts. Never exits the process.
  */
-import { stat } from 'node:fs/promises';
+import { stat as statCallback } from 'node:fs';
 import type { AttemptDeadlineOptions } from './deadline.js';
 import { EXIT, exitCodeFor, Interrupt, RecpullError, toRecpullError } from './errors.js';
 import { type EventSink, now, type RunCounts } from './events.js';
@@ -359,12 +359,23 @@ async function filesPresent(
   files: readonly { path: string; bytes: number }[],
 ): Promise<boolean> {
   for (const f of files) {
+    let abs: string;
     try {
-      const s = await stat(insideOut(out, f.path));
-      if (s.size !== f.bytes) return false;
+      abs = insideOut(out, f.path);
     } catch {
       return false;
     }
+    if ((await sizeOf(abs)) !== f.bytes) return false;
   }
   return true;
+}
+
+/**
+ * The size of the file at `abs` in bytes, or undefined when it cannot be examined. The callback `stat`:
+ * of the ways to stat on the thread pool, the one with the least work on the main thread per call.
+ */
+function sizeOf(abs: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    statCallback(abs, (err, st) => resolve(err ? undefined : st.size));
+  });
 }
