@@ -269,7 +269,7 @@ describe('RingCentral emulator: schemas, paging, media', () => {
       expect(res.status).toBe(404);
       expect(await res.json()).toMatchObject({ errorCode: 'CMN-102', errors: [{ errorCode: 'CMN-102' }] });
       notReady++;
-      expect(Date.now()).toBeLessThan(rec.readyAt + 2000);
+      expect(notReady, 'never became ready').toBeLessThan(50); // a bound on the polling, not a timing
       await sleep(200);
     }
     expect(notReady).toBeGreaterThan(2);
