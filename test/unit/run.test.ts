@@ -2,6 +2,8 @@
  * The engine without HTTP: `runDownloads` over an in-memory source (retries, fatal errors, input rows,
  * duplicates, backpressure on the source).
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { RecpullError } from '../../src/core/errors.js';
@@ -9,7 +11,7 @@ import type { RunEvent } from '../../src/core/events.js';
 import { runDownloads } from '../../src/core/run.js';
 import { bodyError } from '../../src/core/sink.js';
 import type { FetchedBody, InputRowError, RecordingRef, Source } from '../../src/core/source.js';
-import { makeWav } from '../../src/sandbox/catalogue.js';
+import { makeMp3, makeWav } from '../../src/sandbox/catalogue.js';
 import { manifestLines, tempDir } from '../helpers/cli.js';
 
 type Behaviour = (attempt: number) => FetchedBody | RecpullError;
@@ -153,5 +155,29 @@ describe('runDownloads', () => {
       error: { code: 'E_INPUT' },
     });
     expect(maxAhead).toBeLessThanOrEqual(2 * 2 + 3); // concurrency 2: at most a batch of 4 queued, plus the row error and the duplicate
+  });
+
+  it('claims --metadata sidecars through the path allocator: a.wav and a.mp3 of two keys never share a.json', async () => {
+    const items = [ref('w'), ref('m')].map((r) => ({ ...r, meta: { id: 'a' } }));
+    const { result, out } = await run(
+      source(items, (r) => () => {
+        if (r.key === 'mem:w') return wavBody('w');
+        const b = makeMp3('m', 4000);
+        return { body: Readable.from([b]), contentType: 'audio/mpeg', length: b.length, fields: { id: 'a' } };
+      }),
+      { metadata: true, concurrency: 1 },
+    );
+    expect(result.exitCode).toBe(0);
+    const lines = await manifestLines(out);
+    const paths = lines.map((l) => l.files.map((f) => f.path).sort());
+    expect(paths).toEqual([
+      ['a.json', 'a.wav'],
+      ['a-2.json', 'a.mp3'],
+    ]);
+    const sidecars = lines.flatMap((l) =>
+      l.files.filter((f) => f.path.endsWith('.json')).map((f) => [l.key, f.path]),
+    );
+    for (const [key, path] of sidecars)
+      expect(JSON.parse(await readFile(join(out, path as string), 'utf8'))).toMatchObject({ key });
   });
 });
