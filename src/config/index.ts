@@ -6,4 +6,3 @@
 export { type LoadedConfig, loadConfig, SEARCH_PLACES, xdgConfigFile } from './load.js';
 export { describeProfile, type ProfileSpec, type ResolvedProfile, resolveProfile } from './profile.js';
 export type { CommonProfile, TlsSettings, VendorName } from './schema.js';
-export { VENDORS } from './schema.js';

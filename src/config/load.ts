@@ -9,7 +9,7 @@ import path from 'node:path';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
 import { type Document, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { RecpullError } from '../core/errors.js';
-import { VENDORS } from './schema.js';
+import { vendorNames } from '../vendors/index.js';
 
 /** A parsed config file, not yet validated beyond its top level. */
 export interface LoadedConfig {
@@ -427,6 +427,6 @@ export async function loadConfig(
     await refuseUntrusted(filepath);
   }
   const raw: unknown = result.isEmpty ? null : result.config;
-  checkTopLevel(result.filepath ?? filepath, raw, opts.vendors ?? VENDORS);
+  checkTopLevel(result.filepath ?? filepath, raw, opts.vendors ?? vendorNames());
   return { filepath: result.filepath ?? filepath, raw };
 }

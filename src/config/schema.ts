@@ -6,10 +6,7 @@
  */
 import { z } from 'zod';
 import { isTimeZone } from '../core/dates.js';
-import { vendorNames } from '../vendors/index.js';
 
-/** The registered vendors' names: the config file's known top-level sections. */
-export const VENDORS: readonly string[] = vendorNames();
 /** A vendor section name. */
 export type VendorName = string;
 

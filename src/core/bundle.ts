@@ -13,23 +13,23 @@
  *    `--force` re-download, is swapped out and removed), and the manifest line lists every file.
  *
  * A crash leaves at worst a staging folder (the next run deletes `.recpull/staging`: `clearStaging`), a folder
- * renamed into place before its manifest line (deleted by `recoverBundle`, then downloaded again), or the
+ * renamed into place before its manifest line (deleted by `recoverBundle` in bundle-recovery.ts, then downloaded again), or the
  * `<folder>.old-<pid>` of a swap cut between its two renames (put back or deleted by `recoverBundle`).
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, posix } from 'node:path';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { AudioValidator } from '../formats/audio.js';
 import { commitStaged, DEFAULT_ZIP_LIMITS, extractZip, fileSink } from '../formats/zip.js';
 import { RecpullError } from './errors.js';
 import type { FileRecord } from './manifest.js';
 import { stateDir } from './manifest.js';
-import { makeParentFolders, resolveInsideOut } from './paths.js';
+import { makeParentFolders } from './paths.js';
 import { redact } from './redact.js';
 import { bodyError, type PartState, writeSmallFile } from './sink.js';
 import type { FetchedBody, RecordingRef } from './source.js';
 import { renderTemplate, sanitizeSegment } from './template.js';
-import { disposeBody, itemFields, type WriteContext } from './write-item.js';
+import { disposeBody, itemFields, type WriteContext } from './write-context.js';
 
 /** `<out>/.recpull/staging`: where bundles are downloaded and unpacked before they are renamed into place. */
 export function stagingDir(out: string): string {
@@ -152,47 +152,4 @@ export async function clearStaging(out: string): Promise<number> {
   }
   await rm(dir, { recursive: true, force: true });
   return names.length;
-}
-
-/**
- * Undoes what a crash left of the bundle folder `rel` (journalled by {@link writeBundle}); `done` says whether
- * the manifest has a `done` line for its key. A folder swap cut between its renames (`<folder>` missing,
- * `<folder>.old-<pid>` there) is put back when the key is done; a folder whose key is not done was renamed
- * into place just before the crash and is deleted (it is downloaded again under the same name); other
- * `.old-<pid>` folders are deleted. Never follows a symlink below `out`. Returns how many folders it removed.
- */
-export async function recoverBundle(out: string, rel: string, done: boolean): Promise<number> {
-  let abs: string;
-  try {
-    abs = await resolveInsideOut(out, rel);
-  } catch {
-    return 0;
-  }
-  const parent = dirname(abs);
-  const prefix = `${basename(abs)}.old-`;
-  let names: string[];
-  try {
-    names = await readdir(parent);
-  } catch {
-    return 0;
-  }
-  const olds = names
-    .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
-    .map((n) => join(parent, n));
-  let removed = 0;
-  const there = await lstat(abs).then(
-    (st) => st.isDirectory(),
-    () => undefined,
-  );
-  if (there === undefined && done && olds.length > 0) {
-    await rename(olds.shift() as string, abs).catch(() => {});
-  } else if (there === true && !done) {
-    await rm(abs, { recursive: true, force: true });
-    removed++;
-  }
-  for (const o of olds) {
-    await rm(o, { recursive: true, force: true });
-    removed++;
-  }
-  return removed;
 }

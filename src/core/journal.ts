@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AudioValidator } from '../formats/audio.js';
-import { recoverBundle } from './bundle.js';
+import { recoverBundle } from './bundle-recovery.js';
 import type { FileRecord } from './manifest.js';
 import { stateDir } from './manifest.js';
 import { resolveInsideOut } from './paths.js';

@@ -14,7 +14,8 @@ import { redact } from './redact.js';
 import { withRetries } from './request-policy.js';
 import { discardPart, type PartState } from './sink.js';
 import type { FetchedBody, RecordingRef, Source } from './source.js';
-import { disposeBody, type WriteContext, writeItem } from './write-item.js';
+import { disposeBody, type WriteContext } from './write-context.js';
+import { writeItem } from './write-item.js';
 
 /** Errors that stop the whole run: every other recording would fail the same way. */
 export const FATAL_CODES: ReadonlySet<string> = new Set([

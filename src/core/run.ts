@@ -23,7 +23,7 @@ import {
   type Source,
 } from './source.js';
 import { checkTemplate, renderTemplate } from './template.js';
-import { itemFields } from './write-item.js';
+import { itemFields } from './write-context.js';
 
 export { errorInfo };
 

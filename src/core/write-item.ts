@@ -8,34 +8,13 @@
 import { boundedBody } from '../formats/bounded-body.js';
 import { writeBundle } from './bundle.js';
 import type { FileRecord } from './manifest.js';
-import type { PartJournal } from './journal.js';
-import type { PathAllocator } from './paths.js';
 import { redact } from './redact.js';
 import { type PartState, writeRecording, writeSmallFile } from './sink.js';
-import type { FetchedBody, MetaValue, RecordingRef } from './source.js';
+import type { FetchedBody, RecordingRef } from './source.js';
 import { renderTemplate } from './template.js';
+import { DEFAULT_MAX_BYTES, disposeBody, itemFields, type WriteContext } from './write-context.js';
 
-/** The default `--max-size`: 2 GiB per file. */
-export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
-
-/** What every item's write shares within a run. */
-export interface WriteContext {
-  out: string;
-  template: string;
-  metadata: boolean;
-  /** Largest file accepted, bytes (`--max-size`, default 2 GiB). */
-  maxBytes?: number;
-  journal: PartJournal;
-  paths: PathAllocator;
-  signal: AbortSignal;
-  /** Bytes written so far (this attempt, resumed bytes included) and the expected total, if known. */
-  onProgress?: (bytes: number, total: number | undefined) => void;
-}
-
-/** The template fields of one item: the ref's meta, then what the fetch learned, then vendor/key. */
-export function itemFields(ref: RecordingRef, fetched?: FetchedBody): Record<string, MetaValue> {
-  return { ...ref.meta, ...fetched?.fields, vendor: ref.vendor, key: ref.key };
-}
+export { DEFAULT_MAX_BYTES, disposeBody, itemFields, type WriteContext };
 
 /**
  * Writes one fetched recording (and its sidecar). Throws what the sink throws (`E_BAD_AUDIO`,
@@ -82,19 +61,4 @@ export async function writeItem(
     );
   }
   return files;
-}
-
-/**
- * Releases a body that may not have been read to its end: a Node stream is destroyed (its socket goes back
- * or is closed), any other async iterable is told to return. Safe to call on a finished body.
- */
-export function disposeBody(fetched: FetchedBody): void {
-  const body = fetched.body as AsyncIterable<Uint8Array> & { destroy?: () => void; destroyed?: boolean };
-  if (typeof body.destroy === 'function') {
-    if (!body.destroyed) body.destroy();
-    return;
-  }
-  void Promise.resolve()
-    .then(() => body[Symbol.asyncIterator]().return?.())
-    .catch(() => {});
 }
