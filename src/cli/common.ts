@@ -164,6 +164,7 @@ export async function runSource(source: Source, ctx: RunContext): Promise<number
         renderer.emit(event);
       },
       allowExtraFields: flags.input !== undefined || ctx.extra?.allowExtraFields === true,
+      outputReady: () => renderer.drained(),
       ...(ctx.extra?.notReadyWaitMs !== undefined ? { notReadyWaitMs: ctx.extra.notReadyWaitMs } : {}),
     });
     renderer.stop();

@@ -71,6 +71,11 @@ export interface RunOptions {
   emit: EventSink;
   /** Fields the input list may add beyond the vendor's own (allows them in the template). */
   allowExtraFields?: boolean;
+  /**
+   * Output backpressure: a promise while the events' reader lags (the run reads no further ref until it
+   * settles, so a slow `--json` reader cannot make memory grow), or undefined to go on.
+   */
+  outputReady?: () => Promise<void> | undefined;
 }
 
 /** The result of a run. */
@@ -194,6 +199,8 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     const iterator = source.refs(stop.signal)[Symbol.asyncIterator]();
     refs = iterator;
     for (;;) {
+      const lagging = opts.outputReady?.();
+      if (lagging) await untilAborted(lagging, stop.signal);
       const pending = iterator.next();
       // While the source produces the next ref (a pipe may take long), hand on the checked ones.
       while (window.length > 0 && !stop.signal.aborted) {

@@ -24,6 +24,11 @@ export interface RenderOptions {
 export interface Renderer {
   emit: EventSink;
   stop(): void;
+  /**
+   * A promise while the output stream's buffer is full (a slow reader of `--json`), settling when it
+   * drains or closes; undefined when the run may go on at once.
+   */
+  drained(): Promise<void> | undefined;
 }
 
 /**
@@ -63,6 +68,7 @@ const guarded = new WeakMap<NodeJS.WritableStream, { closed: boolean }>();
 export function safeWriter(stream: NodeJS.WritableStream): {
   write: (text: string) => void;
   closed: () => boolean;
+  drained: () => Promise<void> | undefined;
 } {
   let state = guarded.get(stream);
   if (!state) {
@@ -84,6 +90,21 @@ export function safeWriter(stream: NodeJS.WritableStream): {
       }
     },
     closed: () => st.closed,
+    drained: () => {
+      const w = stream as NodeJS.WritableStream & { writableNeedDrain?: boolean };
+      if (st.closed || !w.writableNeedDrain) return undefined;
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('close', done);
+          stream.off('error', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('close', done);
+        stream.on('error', done);
+      });
+    },
   };
 }
 
@@ -99,8 +120,10 @@ export function createRenderer(opts: RenderOptions): Renderer {
   if (opts.json) handlers = jsonHandlers((line) => stdout.write(`${line}\n`));
   else if (opts.progress && opts.stderr.isTTY && !opts.quiet) handlers = progressHandlers(opts);
   else handlers = plainHandlers(opts, (line) => stderr.write(`${line}\n`));
+  const output = opts.json ? stdout : stderr;
   return {
     emit: (event) => dispatch(handlers, redactEvent<RunEvent>(event)),
     stop: () => handlers.stop?.(),
+    drained: () => output.drained(),
   };
 }
