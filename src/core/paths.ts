@@ -138,6 +138,7 @@ export async function resolveInsideOut(out: string, rel: string): Promise<string
   let at = root;
   for (let i = 0; i < parts.length; i++) {
     at = join(at, parts[i] as string);
+    if (i < parts.length - 1 && realFolders.has(at)) continue;
     const st = await statOrUndefined(at, 'lstat');
     if (!st) break;
     if (st.isSymbolicLink()) {
@@ -149,8 +150,22 @@ export async function resolveInsideOut(out: string, rel: string): Promise<string
     if (i < parts.length - 1 && !st.isDirectory()) {
       throw new RecpullError('E_IO', `cannot write ${abs}: ${at} is not a folder`);
     }
+    if (i < parts.length - 1) rememberRealFolder(at);
   }
   return abs;
+}
+
+/**
+ * Folders below an output folder that this process has seen to be real folders (not symlinks): checked
+ * once, not once per file (each check is an `lstat` on the thread pool; 2000 files into a few folders made
+ * a dozen of them per file). A folder swapped for a symlink while the run goes on is not noticed again;
+ * whoever can do that can write into `--out` anyway. Bounded: forgotten past 10 000 entries.
+ */
+const realFolders = new Set<string>();
+
+function rememberRealFolder(abs: string): void {
+  if (realFolders.size >= 10_000) realFolders.clear();
+  realFolders.add(abs);
 }
 
 /** The message of a path the file system refuses as too long (`ENAMETOOLONG`): the template is at fault. */
@@ -171,6 +186,7 @@ export async function makeParentFolders(out: string, rel: string): Promise<strin
   let at = root;
   for (const part of folders === '' ? [] : folders.split(sep)) {
     at = join(at, part);
+    if (realFolders.has(at)) continue;
     try {
       await mkdir(at);
     } catch (err) {
@@ -190,6 +206,7 @@ export async function makeParentFolders(out: string, rel: string): Promise<strin
         `refusing to write through ${at} inside the output folder: it is not a real folder`,
       );
     }
+    rememberRealFolder(at);
   }
   return abs;
 }
