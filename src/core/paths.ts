@@ -159,9 +159,15 @@ export async function resolveInsideOut(out: string, rel: string): Promise<string
  * Folders below an output folder that this process has seen to be real folders (not symlinks): checked
  * once, not once per file (each check is an `lstat` on the thread pool; 2000 files into a few folders made
  * a dozen of them per file). A folder swapped for a symlink while the run goes on is not noticed again;
- * whoever can do that can write into `--out` anyway. Bounded: forgotten past 10 000 entries.
+ * whoever can do that can write into `--out` anyway. Bounded: forgotten past 10 000 entries, and at the
+ * start of every run (`forgetRealFolders`).
  */
 const realFolders = new Set<string>();
+
+/** Forgets the folders seen so far (a run starts; or a folder vanished under a run). */
+export function forgetRealFolders(): void {
+  realFolders.clear();
+}
 
 function rememberRealFolder(abs: string): void {
   if (realFolders.size >= 10_000) realFolders.clear();

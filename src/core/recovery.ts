@@ -12,7 +12,7 @@ import { clearStaging } from './bundle.js';
 import { acquireLock } from './lock.js';
 import { describeLines, Manifest, openManifestView, stateDir } from './manifest.js';
 import type { ManifestIndex } from './manifest-index.js';
-import { checkOutFolder, PathAllocator } from './paths.js';
+import { checkOutFolder, forgetRealFolders, PathAllocator } from './paths.js';
 
 /** What a run works with. `manifest` and `journal` are absent in a dry run. */
 export interface FolderState {
@@ -44,6 +44,7 @@ export interface OpenFolderOptions {
  */
 export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> {
   const { out, emit } = opts;
+  forgetRealFolders(); // folders seen by an earlier run in this process may be gone
   await checkOutFolder(out);
   if (opts.dryRun) {
     const view = await openManifestView(out); // look, touch nothing

@@ -14,7 +14,7 @@ import { RecpullError, toRecpullError } from './errors.js';
 import { transportError } from './http.js';
 import type { PartJournal } from './journal.js';
 import type { FileRecord } from './manifest.js';
-import { insideOut, makeParentFolders, PATH_TOO_LONG, resolveInsideOut } from './paths.js';
+import { forgetRealFolders, insideOut, makeParentFolders, PATH_TOO_LONG, resolveInsideOut } from './paths.js';
 import type { FetchedBody } from './source.js';
 
 /** Create or truncate for writing, refusing to follow a symlink at the path (`O_NOFOLLOW`). */
@@ -97,7 +97,14 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       // Folders made one by one, never through a symlink below --out.
       partAbs = `${await makeParentFolders(out, state.rel)}.part`;
       await journal.add(input.key, state.rel);
-      fh = await open(partAbs, WRITE_NO_FOLLOW, 0o644); // a planted `x.wav.part` symlink is not followed
+      try {
+        fh = await open(partAbs, WRITE_NO_FOLLOW, 0o644); // a planted `x.wav.part` symlink is not followed
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        forgetRealFolders(); // a folder seen earlier in the run was removed: make it again
+        partAbs = `${await makeParentFolders(out, state.rel)}.part`;
+        fh = await open(partAbs, WRITE_NO_FOLLOW, 0o644);
+      }
       state.bytes = 0;
       state.resumable = fetched.resumable === true;
       if (fetched.etag !== undefined) state.etag = fetched.etag;
@@ -235,7 +242,41 @@ async function replayPart(partAbs: string, bytes: number, hash: Hash, validator:
   return read;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/**
+ * Fsyncs folder `dir` so the renames made in it so far are on disk. Group commit per folder: a caller
+ * arriving while a sync of `dir` runs joins the one sync that starts after it (which covers its rename), so
+ * 16 workers finishing in one folder cost about two folder syncs, not 16 in a row.
+ */
+function fsyncDir(dir: string): Promise<void> {
+  let s = folderSyncs.get(dir);
+  if (!s) {
+    s = {};
+    folderSyncs.set(dir, s);
+  }
+  const state = s;
+  if (state.queued) return state.queued; // starts after the sync under way: it covers this rename
+  if (!state.inFlight) return startFolderSync(state, dir);
+  state.queued = state.inFlight.then(() => {
+    state.queued = undefined;
+    return startFolderSync(state, dir);
+  });
+  return state.queued;
+}
+
+/** Per folder: the sync under way, and the one that will start when it ends. */
+const folderSyncs = new Map<string, { inFlight?: Promise<void>; queued?: Promise<void> }>();
+
+function startFolderSync(state: { inFlight?: Promise<void>; queued?: Promise<void> }, dir: string) {
+  const p: Promise<void> = syncFolder(dir).finally(() => {
+    if (state.inFlight !== p) return;
+    state.inFlight = undefined;
+    if (!state.queued) folderSyncs.delete(dir);
+  });
+  state.inFlight = p;
+  return p;
+}
+
+async function syncFolder(dir: string): Promise<void> {
   try {
     const fh = await open(dir, 'r');
     try {
