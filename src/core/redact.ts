@@ -33,11 +33,18 @@ export const TRANSIENT_MAX = 2048;
 
 /**
  * The registry, indexed for a single left-to-right scan: secrets are bucketed by a hash of their first four
- * characters, each bucket longest first. `redact()` costs O(length of the text) whatever the number of
- * secrets, and registering one costs O(bucket size): no regular expression is rebuilt per token.
+ * characters, and within a bucket by length (longest first), each length a Set. At a position `redact()`
+ * looks up one substring per distinct length in the bucket, so its cost does not grow with the number of
+ * secrets sharing a prefix (every token URL starts with `http`), and registering or dropping one is O(1)
+ * but for a new length. No regular expression is rebuilt per token.
  */
 const secrets = new Set<string>();
-const buckets = new Map<number, string[]>();
+interface Bucket {
+  /** Distinct lengths of the bucket's secrets, longest first. */
+  lengths: number[];
+  byLength: Map<number, Set<string>>;
+}
+const buckets = new Map<number, Bucket>();
 /** The transient subset, oldest first (a Set keeps insertion order). */
 const transient = new Set<string>();
 /** Warnings about short secrets, in the order they were registered, without repeats. */
@@ -55,10 +62,19 @@ function add(value: string, isTransient: boolean): void {
   if (value.length < MIN_SECRET_LENGTH || secrets.has(value)) return;
   secrets.add(value);
   const key = keyAt(value, 0);
-  const bucket = buckets.get(key) ?? [];
-  const at = bucket.findIndex((s) => s.length < value.length);
-  bucket.splice(at === -1 ? bucket.length : at, 0, value);
-  buckets.set(key, bucket);
+  let bucket = buckets.get(key);
+  if (!bucket) {
+    bucket = { lengths: [], byLength: new Map() };
+    buckets.set(key, bucket);
+  }
+  let same = bucket.byLength.get(value.length);
+  if (!same) {
+    same = new Set();
+    bucket.byLength.set(value.length, same);
+    const at = bucket.lengths.findIndex((n) => n < value.length);
+    bucket.lengths.splice(at === -1 ? bucket.lengths.length : at, 0, value.length);
+  }
+  same.add(value);
   if (!isTransient) return;
   transient.add(value);
   if (transient.size > TRANSIENT_MAX) {
@@ -71,9 +87,14 @@ function add(value: string, isTransient: boolean): void {
 function remove(value: string): void {
   secrets.delete(value);
   const key = keyAt(value, 0);
-  const bucket = buckets.get(key)?.filter((s) => s !== value) ?? [];
-  if (bucket.length === 0) buckets.delete(key);
-  else buckets.set(key, bucket);
+  const bucket = buckets.get(key);
+  const same = bucket?.byLength.get(value.length);
+  if (!bucket || !same) return;
+  same.delete(value);
+  if (same.size > 0) return;
+  bucket.byLength.delete(value.length);
+  bucket.lengths = bucket.lengths.filter((n) => n !== value.length);
+  if (bucket.lengths.length === 0) buckets.delete(key);
 }
 
 /**
@@ -160,9 +181,9 @@ export function redact(text: string): string {
     const bucket = buckets.get(keyAt(text, i));
     let matched = 0;
     if (bucket) {
-      for (const s of bucket) {
-        if (text.startsWith(s, i)) {
-          matched = s.length;
+      for (const n of bucket.lengths) {
+        if (i + n <= text.length && bucket.byLength.get(n)?.has(text.slice(i, i + n))) {
+          matched = n;
           break;
         }
       }
