@@ -44,6 +44,11 @@ export interface ItemContext {
   fail(err: RecpullError): void;
   /** The deadline of each attempt (src/core/deadline.ts). */
   deadline?: AttemptDeadlineOptions;
+  /**
+   * Takes an item's last step (its manifest line and `item-done`) to finish outside the concurrency slot;
+   * the run waits for it before it ends. Without it the step is awaited in the slot.
+   */
+  defer?(finishing: Promise<void>): void;
 }
 
 /** The error as events and the manifest show it, with secrets redacted. */
@@ -117,10 +122,23 @@ export async function runItem(ref: RecordingRef, ctx: ItemContext): Promise<void
         },
       },
     );
-    await ctx.manifest?.append({ key: ref.key, status: 'done', files, attempts, at: now() });
-    ctx.counts.done++;
-    ctx.counts.bytes += files.reduce((n, f) => n + f.bytes, 0);
-    emit({ type: 'item-done', at: now(), key: ref.key, files, attempts, ms: Date.now() - itemStart });
+    // The files are whole, fsynced and in place: the manifest line (a grouped datasync) is written after
+    // the worker's slot is given back, so the next download does not wait for it.
+    const finish = async () => {
+      try {
+        await ctx.manifest?.append({ key: ref.key, status: 'done', files, attempts, at: now() });
+      } catch (raw) {
+        const err = toRecpullError(raw, 'E_IO');
+        err.key ??= ref.key;
+        await recordFailure(ref, err, attempts, ctx);
+        return;
+      }
+      ctx.counts.done++;
+      ctx.counts.bytes += files.reduce((n, f) => n + f.bytes, 0);
+      emit({ type: 'item-done', at: now(), key: ref.key, files, attempts, ms: Date.now() - itemStart });
+    };
+    if (ctx.defer) ctx.defer(finish());
+    else await finish();
   } catch (raw) {
     const err = toRecpullError(raw, 'E_IO');
     err.key ??= ref.key;
@@ -193,6 +211,7 @@ export async function recordFailure(
 export class WorkQueue {
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly deferred = new Set<Promise<void>>();
   private wake: (() => void) | undefined;
 
   constructor(
@@ -218,9 +237,16 @@ export class WorkQueue {
     }
   }
 
-  /** Resolves when every task pushed so far has settled. */
+  /** Tracks work that finishes outside the limit (see `ItemContext.defer`); `settle` waits for it too. */
+  defer(finishing: Promise<void>): void {
+    this.deferred.add(finishing);
+    void finishing.catch(() => {}).finally(() => this.deferred.delete(finishing));
+  }
+
+  /** Resolves when every task pushed so far, and what they deferred, has settled. */
   async settle(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
+    while (this.deferred.size > 0) await Promise.allSettled([...this.deferred]);
   }
 
   private wakeUp(): void {

@@ -144,6 +144,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     ...(opts.notReadyWaitMs !== undefined ? { notReadyWaitMs: opts.notReadyWaitMs } : {}),
   };
   const queue = new WorkQueue(opts.concurrency, opts.concurrency * 2, stop.signal);
+  items.defer = (finishing) => queue.defer(finishing);
   /** Refs read but not handed on yet, in input order; a done ref's presence check runs meanwhile. */
   const window: Pending[] = [];
   /** Skips, fails or queues the ref at the head of the window (its check finished). */
