@@ -1,9 +1,8 @@
 /**
  * One run, top to bottom: open the output folder (lock, manifest, crash recovery: src/core/recovery.ts),
  * open the source, read its refs lazily, skip what is done (the manifest index says so and its files are
- * present: up to `PRESENCE_CHECKS` refs are checked at once, handed on in input order; a key seen before in
- * this run is dropped), check each ref against the template, and hand
- * the rest to the queue (src/core/queue.ts: concurrency, retries, the per-item write path). On every way out
+ * present; a key seen before in this run is dropped), check each ref against the template, and hand the
+ * rest to the queue (src/core/queue.ts: concurrency, retries, the per-item write path). On every way out
  * — done, failed items, a fatal error, an interrupt, a source that throws — the queue settles, the refs
  * iterator is closed, `Source.close` runs under its deadline, the lock is released, and `run-end` is
  * emitted with the counts. Never exits the process.
@@ -26,19 +25,6 @@ import { checkTemplate, renderTemplate } from './template.js';
 import { itemFields } from './write-context.js';
 
 export { errorInfo };
-
-/** How many done refs may have their files checked (stat) at once in the skip pass. */
-const PRESENCE_CHECKS = 32;
-
-/**
- * A ref of the skip pass: `present` is whether the manifest's files of a done ref are all on disk with
- * their sizes (false for anything not done, undefined while `checked` is pending).
- */
-interface Pending {
-  item: RecordingRef | InputRowError;
-  present: boolean | undefined;
-  checked: Promise<void>;
-}
 
 /** Options of a run. Times in ms. */
 export interface RunOptions {
@@ -145,15 +131,14 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   };
   const queue = new WorkQueue(opts.concurrency, opts.concurrency * 2, stop.signal);
   items.defer = (finishing) => queue.defer(finishing);
-  /** Refs read but not handed on yet, in input order; a done ref's presence check runs meanwhile. */
-  const window: Pending[] = [];
-  /** Skips, fails or queues the ref at the head of the window (its check finished). */
-  const handle = async ({ item, present }: Pending) => {
+  /** Skips, fails or queues one ref. */
+  const handle = async (item: RecordingRef | InputRowError) => {
     if (isInputRowError(item)) {
       await recordFailure({ key: `line ${item.line}`, line: item.line }, item.inputError, 0, items);
       return;
     }
-    if (present) {
+    const prev = opts.force ? undefined : folder.index.entry(item.key);
+    if (prev?.status === 'done' && filesPresent(opts.out, prev.files)) {
       counts.skipped++;
       emit({ type: 'item-skipped', at: now(), key: item.key, reason: 'done' });
       return;
@@ -170,26 +155,6 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     }
     await queue.push(() => runItem(item, items));
   };
-  /** Hands on the refs at the head of the window whose check has finished, in order. */
-  const handleReady = async () => {
-    while (window[0] && window[0].present !== undefined && !stop.signal.aborted)
-      await handle(window.shift() as Pending);
-  };
-  /** Waits for the head's check and hands on what is ready. */
-  const handleHead = async () => {
-    await window[0]?.checked;
-    await handleReady();
-  };
-  /** A window entry for `item`: a done record's files are checked (stat, concurrently with others). */
-  const check = (item: RecordingRef | InputRowError): Pending => {
-    const prev = isInputRowError(item) || opts.force ? undefined : folder.index.entry(item.key);
-    if (prev?.status !== 'done') return { item, present: false, checked: Promise.resolve() };
-    const entry: Pending = { item, present: undefined, checked: Promise.resolve() };
-    entry.checked = filesPresent(opts.out, prev.files).then((ok) => {
-      entry.present = ok;
-    });
-    return entry;
-  };
   let refs: AsyncIterator<unknown> | undefined;
   let opened = false;
   try {
@@ -202,30 +167,13 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     for (;;) {
       const lagging = opts.outputReady?.();
       if (lagging) await untilAborted(lagging, stop.signal);
-      const pending = iterator.next();
-      // While the source produces the next ref (a pipe may take long), hand on the checked ones.
-      while (window.length > 0 && !stop.signal.aborted) {
-        const head = window[0] as Pending;
-        const nextFirst = await Promise.race([
-          pending.then(
-            () => true,
-            () => true,
-          ),
-          head.checked.then(() => false),
-        ]);
-        if (nextFirst) break;
-        await handleReady();
-      }
-      const next = await untilAborted(pending, stop.signal);
+      const next = await untilAborted(iterator.next(), stop.signal);
       if (next === undefined || next.done) break;
       const item = next.value;
       // the same recording twice in one input: only the first counts (the index keeps the keys seen)
       if (!isInputRowError(item) && !folder.index.firstSeen(item.key)) continue;
-      window.push(check(item));
-      while (window.length >= PRESENCE_CHECKS && !stop.signal.aborted) await handleHead();
-      await handleReady();
+      await handle(item);
     }
-    while (window.length > 0 && !stop.signal.aborted) await handleHead();
   } catch (raw) {
     const err = toRecpullError(raw, 'E_IO');
     if (err.code === 'E_ABORTED') stop.abort();
@@ -362,10 +310,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
  * True when every file (`path` relative to `out`, `bytes` its recorded size) is on disk with that size;
  * false when one is missing, of another size, or cannot be examined (it is then fetched again).
  */
-async function filesPresent(
-  out: string,
-  files: readonly { path: string; bytes: number }[],
-): Promise<boolean> {
+function filesPresent(out: string, files: readonly { path: string; bytes: number }[]): boolean {
   for (const f of files) {
     let abs: string;
     try {
