@@ -41,16 +41,13 @@ Exit codes: 0 all done or skipped, 1 some recording failed, 2 usage/config/input
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP).`,
     );
   const named = new Set(argv.slice(2).filter((a) => !a.startsWith('-')));
-  for (const entry of registry) {
-    if (named.has(entry.name)) {
-      const { vendorCommand } = await import('./vendor-command.js');
-      program.addCommand(vendorCommand(ctx, entry, await entry.load()));
-    } else {
-      program.addCommand(new Command(entry.name).description(entry.summary).allowUnknownOption());
-    }
-  }
-  // The other commands load only when named too: `recpull --version` and `--help` import none of them.
-  const builtins: { name: string; summary: string; load: () => Promise<Command> }[] = [
+  // Every command loads only when argv names it: `recpull --version` and `--help` import none of them.
+  const commands: { name: string; summary: string; load: () => Promise<Command> }[] = [
+    ...registry.map((entry) => ({
+      name: entry.name,
+      summary: entry.summary,
+      load: async () => (await import('./vendor-command.js')).vendorCommand(ctx, entry, await entry.load()),
+    })),
     {
       name: 'status',
       summary: 'summarise the manifest of an output folder',
@@ -72,9 +69,9 @@ Exit codes: 0 all done or skipped, 1 some recording failed, 2 usage/config/input
       load: async () => (await import('./sandbox.js')).demoCommand(ctx, registry),
     },
   ];
-  for (const b of builtins) {
+  for (const c of commands) {
     program.addCommand(
-      named.has(b.name) ? await b.load() : new Command(b.name).description(b.summary).allowUnknownOption(),
+      named.has(c.name) ? await c.load() : new Command(c.name).description(c.summary).allowUnknownOption(),
     );
   }
   return program;

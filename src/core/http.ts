@@ -173,6 +173,7 @@ export async function readText(res: HttpResponse, limit = 1 << 20, deadlineMs = 
     late = true;
     res.body.destroy();
   }, deadlineMs);
+  let failure: unknown;
   try {
     for await (const c of res.body) {
       const b = c as Buffer;
@@ -184,19 +185,15 @@ export async function readText(res: HttpResponse, limit = 1 << 20, deadlineMs = 
       }
     }
   } catch (err) {
-    if (late) {
-      throw new RecpullError('E_TIMEOUT', `the answer took longer than ${Math.round(deadlineMs / 1000)} s`, {
-        retryable: true,
-      });
-    }
-    throw transportError(err);
+    failure = err;
   } finally {
     clearTimeout(timer);
   }
-  if (late)
-    throw new RecpullError('E_TIMEOUT', `the answer took longer than ${Math.round(deadlineMs / 1000)} s`, {
-      retryable: true,
-    });
+  if (late) {
+    const s = Math.round(deadlineMs / 1000);
+    throw new RecpullError('E_TIMEOUT', `the answer took longer than ${s} s`, { retryable: true });
+  }
+  if (failure !== undefined) throw transportError(failure);
   return Buffer.concat(chunks).toString('utf8');
 }
 

@@ -157,25 +157,27 @@ export async function runItem(ref: RecordingRef, ctx: ItemContext): Promise<void
  * The fetch's result, or `E_ABORTED` as soon as the run stops: a fetch that ignores its signal must not
  * hold the run open. A body that arrives after the stop is released.
  */
-function abandonOnAbort(fetch: Promise<FetchedBody>, signal: AbortSignal): Promise<FetchedBody> {
-  if (signal.aborted) {
-    void fetch.then(disposeBody, () => {});
-    return Promise.reject(new RecpullError('E_ABORTED', 'interrupted'));
-  }
-  return new Promise<FetchedBody>((resolve, reject) => {
-    const onAbort = () => {
-      void fetch.then(disposeBody, () => {});
-      reject(new RecpullError('E_ABORTED', 'interrupted'));
-    };
+async function abandonOnAbort(fetch: Promise<FetchedBody>, signal: AbortSignal): Promise<FetchedBody> {
+  const body = await untilAborted(fetch, signal);
+  if (body !== undefined) return body;
+  void fetch.then(disposeBody, () => {});
+  throw new RecpullError('E_ABORTED', 'interrupted');
+}
+
+/** Resolves with `promise`'s value, or with undefined as soon as `signal` aborts (a pipe may never end). */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
     signal.addEventListener('abort', onAbort, { once: true });
-    fetch.then(
-      (body) => {
+    promise.then(
+      (v) => {
         signal.removeEventListener('abort', onAbort);
-        resolve(body);
+        resolve(v);
       },
-      (err: unknown) => {
+      (e) => {
         signal.removeEventListener('abort', onAbort);
-        reject(err);
+        reject(e);
       },
     );
   });

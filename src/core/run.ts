@@ -12,7 +12,7 @@ import type { AttemptDeadlineOptions } from './deadline.js';
 import { EXIT, exitCodeFor, Interrupt, RecpullError, toRecpullError } from './errors.js';
 import { type EventSink, now, type RunCounts } from './events.js';
 import { insideOut } from './paths.js';
-import { errorInfo, type ItemContext, recordFailure, runItem, WorkQueue } from './queue.js';
+import { errorInfo, type ItemContext, recordFailure, runItem, untilAborted, WorkQueue } from './queue.js';
 import { openFolder } from './recovery.js';
 import {
   type InputRowError,
@@ -285,25 +285,6 @@ async function settleWithin(promise: Promise<unknown> | undefined, ms: number): 
     }),
   ]);
   clearTimeout(timer);
-}
-
-/** Resolves with `promise`'s value, or with undefined as soon as `signal` aborts (a pipe may never end). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise<T | undefined>((resolve, reject) => {
-    const onAbort = () => resolve(undefined);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 /**

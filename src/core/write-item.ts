@@ -14,8 +14,6 @@ import type { FetchedBody, RecordingRef } from './source.js';
 import { renderTemplate } from './template.js';
 import { DEFAULT_MAX_BYTES, disposeBody, itemFields, type WriteContext } from './write-context.js';
 
-export { DEFAULT_MAX_BYTES, disposeBody, itemFields, type WriteContext };
-
 /**
  * Writes one fetched recording (and its sidecar). Throws what the sink throws (`E_BAD_AUDIO`,
  * `E_TRUNCATED`, `E_IO`, `E_NO_SPACE`, network errors from the body) and `E_TEMPLATE` when the template
