@@ -13,12 +13,11 @@
  *   takes a slot of the `Listing` limiter (src/core/rate-limit.ts), the first one at once. The apiKey is in
  *   the URL: it is registered as a secret and no message ever shows a listing URL.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RecpullError, toRecpullError } from '../../core/errors.js';
 import { drain, header, type HttpClient, type HttpResponse, readText, statusError } from '../../core/http.js';
 import { RateLimiter, type RateWindow } from '../../core/rate-limit.js';
 import { redact, registerSecret } from '../../core/redact.js';
-import { retryDelay } from '../../core/retry-timing.js';
+import { withRetries } from '../../core/request-policy.js';
 import type { FetchedBody } from '../../core/source.js';
 import { answerOf, decodeSoapBase64, SoapAnswerError } from '../../formats/soap-text.js';
 import { answerError } from './errors.js';
@@ -149,65 +148,55 @@ export class NoojeeClient {
     }
     const what = `Noojee listing of ${hour.date} hour ${hour.hour}`;
     const url = listingUrl(this.opts.url, apiKey, hour.date, hour.hour);
-    const retries = this.opts.listingRetries ?? 5;
-    for (let attempt = 1; ; attempt++) {
-      let err: RecpullError;
-      const slot = await this.listingLimiter.acquire({ signal });
-      let res: HttpResponse;
-      try {
-        res = await this.http.request(url, {
-          method: 'POST',
-          signal,
-          headers: { accept: 'application/json', ...this.headers() },
-        });
-      } catch (raw) {
-        slot.release();
-        err = scrub(toRecpullError(raw, 'E_NETWORK'), apiKey);
-        if (!err.retryable || attempt > retries) throw err;
-        await this.pause(attempt, err, signal);
-        continue;
-      }
-      slot.release();
-      if (res.statusCode === 200) {
-        const text = await readText(res, 64 * 1024 * 1024);
-        let entries: unknown;
+    return withRetries(
+      async () => {
+        const slot = await this.listingLimiter.acquire({ signal });
+        let res: HttpResponse;
         try {
-          entries = JSON.parse(text);
-        } catch {
-          throw new RecpullError('E_PROTOCOL', `${what}: the answer is not JSON`, { retryable: true });
+          res = await this.http.request(url, {
+            method: 'POST',
+            signal,
+            headers: { accept: 'application/json', ...this.headers() },
+          });
+        } catch (raw) {
+          slot.release();
+          throw scrub(toRecpullError(raw, 'E_NETWORK'), apiKey);
         }
-        if (!Array.isArray(entries))
-          throw new RecpullError('E_PROTOCOL', `${what}: the answer is not a JSON array`);
-        return entries
-          .filter((e): e is Record<string, unknown> => e !== null && typeof e === 'object')
-          .map((e) => legFromEntry(e, tz));
-      }
-      const detail = scrubText(await readText(res, 4096).catch(() => ''), apiKey);
-      if (res.statusCode === 401 || res.statusCode === 403) {
-        throw new RecpullError(
-          'E_AUTH',
-          `Noojee refused the apiKey of profile "${this.opts.profile}" for the listing (HTTP ${res.statusCode})${detail ? `: ${detail.slice(0, 200)}` : ''}; check noojee.${this.opts.profile}.apiKey${this.where()}`,
-          { status: res.statusCode },
-        );
-      }
-      err = statusError(res, what, detail);
-      if (res.statusCode === 429) this.listingLimiter.penalize(err.retryAfterMs);
-      if (!err.retryable || attempt > retries) throw err;
-      if (res.statusCode !== 429) await this.pause(attempt, err, signal);
-    }
-  }
-
-  private async pause(attempt: number, err: RecpullError, signal: AbortSignal): Promise<void> {
-    const ms = retryDelay({
-      attempt,
-      baseMs: this.opts.retryBaseMs ?? 1000,
-      ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
-    });
-    try {
-      await sleep(ms, undefined, { signal });
-    } catch {
-      throw new RecpullError('E_ABORTED', 'interrupted');
-    }
+        slot.release();
+        if (res.statusCode === 200) {
+          const text = await readText(res, 64 * 1024 * 1024);
+          let entries: unknown;
+          try {
+            entries = JSON.parse(text);
+          } catch {
+            throw new RecpullError('E_PROTOCOL', `${what}: the answer is not JSON`, { retryable: true });
+          }
+          if (!Array.isArray(entries))
+            throw new RecpullError('E_PROTOCOL', `${what}: the answer is not a JSON array`);
+          return entries
+            .filter((e): e is Record<string, unknown> => e !== null && typeof e === 'object')
+            .map((e) => legFromEntry(e, tz));
+        }
+        const detail = scrubText(await readText(res, 4096).catch(() => ''), apiKey);
+        if (res.statusCode === 401 || res.statusCode === 403) {
+          throw new RecpullError(
+            'E_AUTH',
+            `Noojee refused the apiKey of profile "${this.opts.profile}" for the listing (HTTP ${res.statusCode})${detail ? `: ${detail.slice(0, 200)}` : ''}; check noojee.${this.opts.profile}.apiKey${this.where()}`,
+            { status: res.statusCode },
+          );
+        }
+        const err = statusError(res, what, detail);
+        if (res.statusCode !== 429) throw err;
+        // The limiter waits the penalty out before the next request: no extra backoff on top.
+        this.listingLimiter.penalize(err.retryAfterMs);
+        throw new RecpullError(err.code, err.message, { retryable: true, status: 429, retryAfterMs: 0 });
+      },
+      {
+        retries: this.opts.listingRetries ?? 5,
+        signal,
+        ...(this.opts.retryBaseMs !== undefined ? { baseMs: this.opts.retryBaseMs } : {}),
+      },
+    );
   }
 
   private async control(url: URL, op: 'start' | 'stop', signal: AbortSignal): Promise<NoojeeControlResult> {
