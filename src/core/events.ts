@@ -99,7 +99,18 @@ export function dispatch(handlers: EventHandlers, event: RunEvent): void {
   (handlers[event.type] as (e: RunEvent) => void)(event);
 }
 
-/** The current time as an ISO-8601 string (events carry `at`). */
+let lastMs = 0;
+let lastIso = '';
+
+/**
+ * The current time as an ISO-8601 string (events carry `at`). One string per millisecond: a skip pass
+ * emits thousands of events within one, and formatting a Date for each showed in its profile.
+ */
 export function now(): string {
-  return new Date().toISOString();
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }

@@ -150,8 +150,11 @@ export class ManifestIndex {
     db.exec('PRAGMA temp_store = FILE; PRAGMA busy_timeout = 30000');
     db.exec('CREATE TEMP TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY) WITHOUT ROWID');
     this.markSeen = db.prepare('INSERT INTO temp.seen (key) VALUES (?) ON CONFLICT DO NOTHING');
+    // rows as arrays: no object with named properties built per lookup (a skip pass makes one per key)
     this.getRecord = db.prepare('SELECT status, files, pos, len FROM main.records WHERE key = ?');
+    this.getRecord.setReturnArrays(true);
     this.getOwner = db.prepare('SELECT key FROM main.owners WHERE path = ?');
+    this.getOwner.setReturnArrays(true);
     if (writable) {
       this.putRecord = db.prepare(
         `INSERT INTO records (key, status, files, bytes, pos, len) VALUES (?, ?, ?, ?, ?, ?)
@@ -241,22 +244,21 @@ export class ManifestIndex {
   /** The last line's status and files of `key`, or undefined when the manifest has no line for it. */
   entry(key: string): IndexEntry | undefined {
     this.readBatch();
-    const row = this.getRecord.get(key) as
-      { status: number; files: string; pos: number; len: number } | undefined;
+    const row = this.getRecord.get(key) as unknown as [number, string, number, number] | undefined;
     if (!row) return undefined;
     return {
-      status: row.status === DONE ? 'done' : 'failed',
-      files: (JSON.parse(row.files) as [string, number][]).map(([path, bytes]) => ({ path, bytes })),
-      pos: row.pos,
-      len: row.len,
+      status: row[0] === DONE ? 'done' : 'failed',
+      files: (JSON.parse(row[1]) as [string, number][]).map(([path, bytes]) => ({ path, bytes })),
+      pos: row[2],
+      len: row[3],
     };
   }
 
   /** The key of the done record owning the lower-cased relative path `pathLower`, if any. */
   ownerOf(pathLower: string): string | undefined {
     this.readBatch();
-    const row = this.getOwner.get(pathLower) as { key: string } | undefined;
-    return row?.key;
+    const row = this.getOwner.get(pathLower) as unknown as [string] | undefined;
+    return row?.[0];
   }
 
   /**
@@ -324,9 +326,9 @@ export class ManifestIndex {
   }
 
   private put(rec: ManifestRecord, pos: number, len: number): void {
-    const old = this.getRecord.get(rec.key) as { status: number; files: string } | undefined;
-    if (old?.status === DONE) {
-      for (const [path] of JSON.parse(old.files) as [string, number][])
+    const old = this.getRecord.get(rec.key) as unknown as [number, string] | undefined;
+    if (old?.[0] === DONE) {
+      for (const [path] of JSON.parse(old[1]) as [string, number][])
         this.dropOwner?.run(path.toLowerCase(), rec.key);
     }
     const done = rec.status === 'done';

@@ -65,9 +65,22 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** A segment `.` or `..`, an empty segment (`//`), or a leading or trailing `/`: what `resolve` rewrites. */
+const NOT_PLAIN = /(?:^|\/)\.{0,2}(?:\/|$)/;
+let lastOut = '';
+let lastRoot = '';
+
 /** Absolute path of a relative output path, refusing anything that would land outside `out`. Throws E_IO. */
 export function insideOut(out: string, rel: string): string {
-  const root = resolve(out);
+  if (out !== lastOut) {
+    lastRoot = resolve(out);
+    lastOut = out;
+  }
+  const root = lastRoot;
+  // a plain relative path (what the manifest holds) is below `root` as it stands: no `resolve` per file
+  // of a skip pass
+  if (rel !== '' && !rel.includes('\0') && !NOT_PLAIN.test(rel))
+    return root === sep ? `${sep}${rel}` : `${root}${sep}${rel}`;
   const abs = resolve(root, rel);
   const back = relative(root, abs);
   if (back === '' || back.startsWith(`..${sep}`) || back === '..' || resolve(back) === back) {

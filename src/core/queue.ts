@@ -164,19 +164,45 @@ async function abandonOnAbort(fetch: Promise<FetchedBody>, signal: AbortSignal):
   throw new RecpullError('E_ABORTED', 'interrupted');
 }
 
+/**
+ * Callbacks waiting for a signal's abort, one Set per signal behind a single `abort` listener: adding and
+ * removing an EventTarget listener per wait cost more than the skip pass's lookup of a ref (the run waits
+ * for every ref of the input this way).
+ */
+const abortWaiters = new WeakMap<AbortSignal, Set<() => void>>();
+
+function waitersOf(signal: AbortSignal): Set<() => void> {
+  let set = abortWaiters.get(signal);
+  if (!set) {
+    const waiting = new Set<() => void>();
+    set = waiting;
+    abortWaiters.set(signal, waiting);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const wake of waiting) wake();
+        waiting.clear();
+      },
+      { once: true },
+    );
+  }
+  return set;
+}
+
 /** Resolves with `promise`'s value, or with undefined as soon as `signal` aborts (a pipe may never end). */
 export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
   if (signal.aborted) return Promise.resolve(undefined);
+  const waiters = waitersOf(signal);
   return new Promise<T | undefined>((resolve, reject) => {
     const onAbort = () => resolve(undefined);
-    signal.addEventListener('abort', onAbort, { once: true });
+    waiters.add(onAbort);
     promise.then(
       (v) => {
-        signal.removeEventListener('abort', onAbort);
+        waiters.delete(onAbort);
         resolve(v);
       },
       (e) => {
-        signal.removeEventListener('abort', onAbort);
+        waiters.delete(onAbort);
         reject(e);
       },
     );

@@ -131,12 +131,13 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   };
   const queue = new WorkQueue(opts.concurrency, opts.concurrency * 2, stop.signal);
   items.defer = (finishing) => queue.defer(finishing);
-  /** Skips, fails or queues one ref. */
-  const handle = async (item: RecordingRef | InputRowError) => {
-    if (isInputRowError(item)) {
-      await recordFailure({ key: `line ${item.line}`, line: item.line }, item.inputError, 0, items);
-      return;
-    }
+  /**
+   * Skips, fails or queues one ref; a promise only when there is something to wait for (a skip, the
+   * common case of a nightly re-run, costs no promise and no turn of the microtask queue).
+   */
+  const handle = (item: RecordingRef | InputRowError): Promise<void> | undefined => {
+    if (isInputRowError(item))
+      return recordFailure({ key: `line ${item.line}`, line: item.line }, item.inputError, 0, items);
     const prev = opts.force ? undefined : folder.index.entry(item.key);
     if (prev?.status === 'done' && filesPresent(opts.out, prev.files)) {
       counts.skipped++;
@@ -144,16 +145,13 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
       return;
     }
     const unusable = templateProblem(template, item);
-    if (unusable) {
-      await recordFailure(item, unusable, 0, items);
-      return;
-    }
+    if (unusable) return recordFailure(item, unusable, 0, items);
     if (opts.dryRun) {
       counts.wouldFetch++;
       emit({ type: 'item-skipped', at: now(), key: item.key, reason: 'dry-run' });
       return;
     }
-    await queue.push(() => runItem(item, items));
+    return queue.push(() => runItem(item, items));
   };
   let refs: AsyncIterator<unknown> | undefined;
   let opened = false;
@@ -172,7 +170,8 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
       const item = next.value;
       // the same recording twice in one input: only the first counts (the index keeps the keys seen)
       if (!isInputRowError(item) && !folder.index.firstSeen(item.key)) continue;
-      await handle(item);
+      const handled = handle(item);
+      if (handled) await handled;
     }
   } catch (raw) {
     const err = toRecpullError(raw, 'E_IO');

@@ -20,7 +20,10 @@ export interface RenderOptions {
   stderr: NodeJS.WriteStream;
 }
 
-/** A renderer: an event sink plus `stop()` to flush timers and bars. */
+/**
+ * A renderer: an event sink plus `stop()` to flush timers and bars. `--json` lines of one turn of the
+ * event loop are written together at its end; `stop()` writes what is pending.
+ */
 export interface Renderer {
   emit: EventSink;
   stop(): void;
@@ -117,13 +120,68 @@ export function createRenderer(opts: RenderOptions): Renderer {
   let handlers: EventHandlers & { stop?: () => void };
   const stdout = safeWriter(opts.stdout);
   const stderr = safeWriter(opts.stderr); // also keeps the progress display's stream from crashing the run
-  if (opts.json) handlers = jsonHandlers((line) => stdout.write(`${line}\n`));
+  const lines = opts.json ? batchedLines(stdout.write) : undefined;
+  if (lines) handlers = jsonHandlers((line) => lines.write(`${line}\n`));
   else if (opts.progress && opts.stderr.isTTY && !opts.quiet) handlers = progressHandlers(opts);
   else handlers = plainHandlers(opts, (line) => stderr.write(`${line}\n`));
   const output = opts.json ? stdout : stderr;
   return {
     emit: (event) => dispatch(handlers, redactEvent<RunEvent>(event)),
-    stop: () => handlers.stop?.(),
+    stop: () => {
+      handlers.stop?.();
+      lines?.close();
+    },
     drained: () => output.drained(),
   };
 }
+
+/** Bytes of `--json` lines gathered before they are written at once. */
+const LINE_BATCH_BYTES = 64 * 1024;
+
+/**
+ * Gathers lines and writes them in one `write` per turn of the event loop (or per `LINE_BATCH_BYTES`):
+ * a re-run skipping 100 000 recordings made 100 000 writes to stdout, one per `item-skipped`. Nothing is
+ * held past the current turn, `close()` (and the process's `exit`) writes what is left, so the last
+ * line (`run-end`) is never lost.
+ */
+function batchedLines(write: (text: string) => void): {
+  write: (text: string) => void;
+  close: () => void;
+} {
+  let pending = '';
+  let scheduled: NodeJS.Immediate | undefined;
+  const flush = () => {
+    if (scheduled) clearImmediate(scheduled);
+    scheduled = undefined;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    write(text);
+  };
+  flushOnExit(flush);
+  return {
+    write: (text) => {
+      pending += text;
+      if (pending.length >= LINE_BATCH_BYTES) flush();
+      else scheduled ??= setImmediate(flush);
+    },
+    close: () => {
+      flush();
+      exitFlushes.delete(flush);
+    },
+  };
+}
+
+/** Writers with lines pending when the process exits (one `exit` listener for all of them). */
+const exitFlushes = new Set<() => void>();
+
+function flushOnExit(flush: () => void): void {
+  if (!exitListening) {
+    exitListening = true;
+    process.on('exit', () => {
+      for (const f of exitFlushes) f();
+    });
+  }
+  exitFlushes.add(flush);
+}
+let exitListening = false;

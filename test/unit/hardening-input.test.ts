@@ -80,6 +80,32 @@ describe('input hardening (issue 7)', () => {
     expect(errorOf(nd[2]).message).toMatch(/^line 3: .*UTF-8/);
   });
 
+  it('reads the same rows whatever the chunking: whole-chunk decoding equals line-by-line', async () => {
+    const bytes = Buffer.concat([
+      Buffer.from('\uFEFFid,name\r\na,b\nc,"d\ne"\n'),
+      Buffer.from([0x66, 0xff, 0x2c, 0x67, 0x0a]), // invalid UTF-8 between good lines
+      Buffer.from('h,i\rj,k\n\n'),
+      Buffer.from([0x6c, 0x00, 0x2c, 0x6d, 0x0a]), // a NUL
+      Buffer.from('n,\u00e9\u2028\nlast,row'), // no final newline
+    ]);
+    const whole = await rows([bytes]);
+    expect(whole.map((x) => ('error' in x ? `err@${x.line}` : `${x.line}:${String(x.fields.id)}`))).toEqual([
+      '2:a',
+      '3:c',
+      'err@5',
+      '6:h',
+      '7:j',
+      'err@9',
+      '10:n',
+      '11:last',
+    ]);
+    for (const size of [1, 2, 3, 5, 8, 13]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+      expect(await rows(chunks)).toEqual(whole);
+    }
+  });
+
   it('trims only ASCII space and tab: NBSP and U+2028 are part of a value', async () => {
     const r = await rows(['id,other\n \u00a0abc\u2028\t,\u3000x \n']);
     expect(r).toEqual([{ line: 2, fields: { id: '\u00a0abc\u2028', other: '\u3000x' } }]);

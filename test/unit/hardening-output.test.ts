@@ -207,6 +207,7 @@ describe('redaction of events (issue 7 §5)', () => {
       error: { code: 'E_HTTP', message: 'bad type E_HTTP item-failed' },
     } as RunEvent);
     r.emit({ type: 'notice', at: AT, level: 'warn', message: 'the type is wrong' });
+    r.stop(); // --json lines are written at the end of the turn, or by stop()
     const lines = stdout
       .text()
       .trim()

@@ -50,17 +50,17 @@ export function timplusSource(client: TimplusClient, selection: TimplusSelection
           voicelocation: field(row.fields, 'voicelocation'),
           voicefilename: field(row.fields, 'voicefilename', 'recordingid'),
         };
-        const missing = Object.entries(id)
-          .filter(([, v]) => v === undefined)
-          .map(([k]) => k);
-        if (missing.length > 0) {
+        if (id.datasource === undefined || id.voicelocation === undefined || id.voicefilename === undefined) {
+          const missing = Object.entries(id)
+            .filter(([, v]) => v === undefined)
+            .map(([k]) => k);
           yield {
             inputError: new RecpullError('E_INPUT', `line ${row.line}: missing ${missing.join(', ')}`),
             line: row.line,
           };
           continue;
         }
-        yield { ...toRef(id as TimplusRecordingId, row.fields), line: row.line };
+        yield toRef(id as TimplusRecordingId, row.fields, row.line);
       }
     },
     async fetch(ref: RecordingRef, ctx: FetchContext): Promise<FetchedBody> {
@@ -71,11 +71,14 @@ export function timplusSource(client: TimplusClient, selection: TimplusSelection
   };
 }
 
-function toRef(id: TimplusRecordingId, extra: Record<string, unknown>): RecordingRef {
+function toRef(id: TimplusRecordingId, extra: Record<string, unknown>, line?: number): RecordingRef {
   const meta: Record<string, MetaValue> = {};
   for (const [k, v] of Object.entries(extra)) {
-    if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) meta[k] = v as MetaValue;
+    const t = typeof v;
+    if (v === null || t === 'string' || t === 'number' || t === 'boolean') meta[k] = v as MetaValue;
   }
   Object.assign(meta, id);
-  return { key: timplusKey(id), vendor: 'timplus', meta };
+  const ref: RecordingRef = { key: timplusKey(id), vendor: 'timplus', meta };
+  if (line !== undefined) ref.line = line;
+  return ref;
 }
