@@ -9,12 +9,13 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AudioValidator } from '../formats/audio.js';
 import { recoverBundle } from './bundle-recovery.js';
 import type { FileRecord } from './manifest.js';
 import { stateDir } from './manifest.js';
+import { FdFile } from './fd-file.js';
 import { resolveInsideOut } from './paths.js';
 
 /** What `recover` found: `.part` files removed, and whole files adopted (key → file record). */
@@ -26,18 +27,36 @@ export interface Recovery {
 /** The journal of `.part` files of one output folder (see the module comment). Used only under the folder's lock. */
 export class PartJournal {
   private readonly path: string;
+  /** The journal, open for appending from the first `add` to `close` (one write per `.part`, no open). */
+  private file: Promise<FdFile> | undefined;
   constructor(private readonly out: string) {
     this.path = join(stateDir(out), 'parts');
   }
 
   /**
    * Records that `key` is about to write `<rel>.part` (rel: relative final path), or with `bundle` the folder
-   * `rel` of a zip bundle (recovered by `recoverBundle`, src/core/bundle.ts).
+   * `rel` of a zip bundle (recovered by `recoverBundle`, src/core/bundle.ts). One append to a file kept
+   * open (not an open, a write and a close per recording). No fsync: the line only has to reach the file before the `.part` does, and both go through the same
+   * page cache (a power cut that loses the line loses the `.part` too, or leaves it for a re-download).
+   *
+   * @throws the file system's error (`ENOSPC`...; the sink maps it to `E_NO_SPACE`/`E_IO`).
    */
   async add(key: string, rel: string, opts: { bundle?: boolean } = {}): Promise<void> {
-    await appendFile(
-      this.path,
+    this.file ??= FdFile.open(this.path, 'a');
+    const file = await this.file;
+    const line = Buffer.from(
       `${JSON.stringify({ key, path: rel, ...(opts.bundle ? { bundle: true } : {}) })}\n`,
+    );
+    for (let off = 0; off < line.length;) off += await file.write(line, off, line.length - off);
+  }
+
+  /** Closes the journal's file once its pending appends are done (idempotent); a later `add` opens it again. */
+  async close(): Promise<void> {
+    const file = this.file;
+    this.file = undefined;
+    await file?.then(
+      (f) => f.close(),
+      () => {},
     );
   }
 

@@ -61,16 +61,17 @@ export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> 
     opts.onLockLost(new RecpullError('E_LOCKED', `lost the lock of ${out}: ${err.message}`)),
   );
   let released = false;
+  const journal = new PartJournal(out);
   const release = async () => {
     if (released) return;
     released = true;
+    await journal.close();
     await releaseLock();
   };
   let manifest: Manifest | undefined;
   try {
     manifest = await Manifest.open(out);
     const m = manifest;
-    const journal = new PartJournal(out);
     const recovery = await journal.recover((key) => m.entry(key)?.status === 'done');
     const removed = recovery.removed + (await clearStaging(out)); // unpacked-but-uncommitted bundles
     const { recovered } = recovery;

@@ -5,12 +5,12 @@
  * deletes what a crash left behind.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { constants } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AudioValidator, type BodyCheck, UnvalidatedBody } from '../formats/audio.js';
 import { RecpullError, toRecpullError } from './errors.js';
+import { FdFile } from './fd-file.js';
 import { transportError } from './http.js';
 import type { PartJournal } from './journal.js';
 import type { FileRecord } from './manifest.js';
@@ -70,7 +70,7 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
     );
   }
   let bytes = 0;
-  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  let fh: FdFile | undefined;
   let partAbs: string | undefined;
   const total = fetched.length !== undefined ? (fetched.rangeStart ?? 0) + fetched.length : undefined;
   let received = 0;
@@ -81,7 +81,7 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       partAbs = `${insideOut(out, state.rel)}.part`;
       bytes = await replayPart(partAbs, state.bytes, hash, validator);
       // Append mode: every write lands at the end, after the `bytes` kept ('r+' would write from offset 0).
-      fh = await open(partAbs, 'a');
+      fh = await FdFile.open(partAbs, 'a');
       await fh.truncate(bytes);
     } else {
       // Read until the format (hence the extension) is known; the validator throws on an error page.
@@ -98,12 +98,12 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       partAbs = `${await makeParentFolders(out, state.rel)}.part`;
       await journal.add(input.key, state.rel);
       try {
-        fh = await open(partAbs, WRITE_NO_FOLLOW, 0o644); // a planted `x.wav.part` symlink is not followed
+        fh = await FdFile.open(partAbs, WRITE_NO_FOLLOW, 0o644); // a planted `x.wav.part` symlink is not followed
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         forgetRealFolders(); // a folder seen earlier in the run was removed: make it again
         partAbs = `${await makeParentFolders(out, state.rel)}.part`;
-        fh = await open(partAbs, WRITE_NO_FOLLOW, 0o644);
+        fh = await FdFile.open(partAbs, WRITE_NO_FOLLOW, 0o644);
       }
       state.bytes = 0;
       state.resumable = fetched.resumable === true;
@@ -120,7 +120,7 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
     // `state.bytes` counts only what reached the file, so a resume starts after the last whole batch.
     const batch: Uint8Array[] = [];
     let batched = 0;
-    const flush = async (file: NonNullable<typeof fh>) => {
+    const flush = async (file: FdFile) => {
       if (batched === 0) return;
       await writevAll(file, batch, batched);
       batch.length = 0;
@@ -140,10 +140,10 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       const chunk = next.value;
       validator.push(chunk);
       hash.update(chunk);
-      batch.push(chunk);
-      batched += chunk.length;
       bytes += chunk.length;
       received += chunk.length;
+      batch.push(chunk);
+      batched += chunk.length;
       if (batched >= WRITE_BATCH_BYTES) await flush(fh);
       input.onProgress?.(bytes, total);
     }
@@ -155,14 +155,18 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
     }
     const audio = validator.end();
     await fh.sync();
-    await fh.close();
+    fh.close();
     fh = undefined;
     const finalAbs = await resolveInsideOut(out, state.rel as string);
     await rename(partAbs, finalAbs);
     await fsyncDir(dirname(finalAbs));
     return { path: state.rel as string, bytes, sha256: hash.digest('hex'), contentType: audio.contentType };
   } catch (err) {
-    await fh?.close().catch(() => {});
+    try {
+      fh?.close();
+    } catch {
+      // closing after a failure: the failure is what counts
+    }
     const e = err instanceof RecpullError ? err : bodyError(err, signal);
     const keep =
       state.resumable &&
@@ -202,12 +206,8 @@ export function bodyError(err: unknown, signal: AbortSignal): RecpullError {
 const WRITE_BATCH_BYTES = 1 << 20;
 
 /** Writes every buffer of `chunks` (`total` bytes in all) in order, with `writev`, finishing partial writes. */
-async function writevAll(
-  fh: Awaited<ReturnType<typeof open>>,
-  chunks: Uint8Array[],
-  total: number,
-): Promise<void> {
-  const { bytesWritten } = await fh.writev(chunks);
+async function writevAll(fh: FdFile, chunks: Uint8Array[], total: number): Promise<void> {
+  const bytesWritten = await fh.writev(chunks);
   if (bytesWritten === total) return;
   let skip = bytesWritten;
   for (const chunk of chunks) {
@@ -220,11 +220,10 @@ async function writevAll(
   }
 }
 
-async function writeAll(fh: Awaited<ReturnType<typeof open>>, chunk: Uint8Array): Promise<void> {
+async function writeAll(fh: FdFile, chunk: Uint8Array): Promise<void> {
   let off = 0;
   while (off < chunk.length) {
-    const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
-    off += bytesWritten;
+    off += await fh.write(chunk, off, chunk.length - off);
   }
 }
 
@@ -277,15 +276,18 @@ function startFolderSync(state: { inFlight?: Promise<void>; queued?: Promise<voi
 }
 
 async function syncFolder(dir: string): Promise<void> {
+  let folder: FdFile;
   try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    folder = await FdFile.open(dir, 'r');
   } catch {
-    // Some file systems cannot fsync a folder; the rename is still atomic.
+    return; // gone or unreadable: the rename is still atomic
+  }
+  try {
+    await folder.sync();
+  } catch {
+    // some file systems cannot fsync a folder; the rename is still atomic
+  } finally {
+    folder.close();
   }
 }
 
