@@ -31,7 +31,7 @@ import { RecpullError } from './errors.js';
 import type { ManifestRecord } from './manifest.js';
 
 /** Version of the tables below; an index of another version is rebuilt. */
-const SCHEMA_VERSION = '1';
+const SCHEMA_VERSION = '2';
 /** Bytes at the start and before `offset` that the fingerprint covers. */
 const FINGERPRINT_BYTES = 4096;
 /** Appended lines per index transaction, and the longest a transaction stays open (ms). */
@@ -60,6 +60,18 @@ export interface IndexEntry {
   files: IndexedFile[];
   pos: number;
   len: number;
+}
+
+/** A row of `getRecord`: status, files (JSON of [path, bytes] pairs), pos, len, id. */
+type RecordRow = [number, string, number, number, number];
+
+function toEntry(row: RecordRow): IndexEntry {
+  return {
+    status: row[0] === DONE ? 'done' : 'failed',
+    files: (JSON.parse(row[1]) as [string, number][]).map(([path, bytes]) => ({ path, bytes })),
+    pos: row[2],
+    len: row[3],
+  };
 }
 
 /** Parses one JSONL line into a record; undefined for an unreadable line. */
@@ -113,7 +125,7 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS records (
     key TEXT PRIMARY KEY, status INTEGER NOT NULL, files TEXT NOT NULL, bytes INTEGER NOT NULL,
-    pos INTEGER NOT NULL, len INTEGER NOT NULL
+    pos INTEGER NOT NULL, len INTEGER NOT NULL, id INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS owners (path TEXT PRIMARY KEY, key TEXT NOT NULL) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS bad (line INTEGER PRIMARY KEY);
@@ -125,6 +137,8 @@ interface Meta {
   offset: number;
   lines: number;
   fingerprint: string;
+  /** The `id` the next new key gets (keys are numbered 0, 1, 2… in the order they were first indexed). */
+  nextId: number;
 }
 
 /** A compact, SQLite-backed lookup of the manifest; see the module comment. */
@@ -140,6 +154,13 @@ export class ManifestIndex {
   private pending = 0;
   private openedAt = 0;
   private closed = false;
+  /**
+   * Keys seen in this run among those indexed before its first lookup, one bit per `id` below `idLimit`
+   * (1M keys: 125 KB). Such a key's repeat is found by its row's id, with no write to the `seen` table;
+   * other keys (new ones, and those indexed during the run) go through the table. Set on first use.
+   */
+  private seenIds: Uint8Array | undefined;
+  private idLimit = 0;
 
   private constructor(
     private readonly db: DatabaseSync,
@@ -151,13 +172,13 @@ export class ManifestIndex {
     db.exec('CREATE TEMP TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY) WITHOUT ROWID');
     this.markSeen = db.prepare('INSERT INTO temp.seen (key) VALUES (?) ON CONFLICT DO NOTHING');
     // rows as arrays: no object with named properties built per lookup (a skip pass makes one per key)
-    this.getRecord = db.prepare('SELECT status, files, pos, len FROM main.records WHERE key = ?');
+    this.getRecord = db.prepare('SELECT status, files, pos, len, id FROM main.records WHERE key = ?');
     this.getRecord.setReturnArrays(true);
     this.getOwner = db.prepare('SELECT key FROM main.owners WHERE path = ?');
     this.getOwner.setReturnArrays(true);
     if (writable) {
       this.putRecord = db.prepare(
-        `INSERT INTO records (key, status, files, bytes, pos, len) VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO records (key, status, files, bytes, pos, len, id) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET status = excluded.status, files = excluded.files,
            bytes = excluded.bytes, pos = excluded.pos, len = excluded.len`,
       );
@@ -215,7 +236,7 @@ export class ManifestIndex {
   /** A new, empty index in `db` (its tables created, offset 0). */
   private static fresh(db: DatabaseSync): ManifestIndex {
     db.exec(SCHEMA);
-    const meta: Meta = { version: SCHEMA_VERSION, offset: 0, lines: 0, fingerprint: '' };
+    const meta: Meta = { version: SCHEMA_VERSION, offset: 0, lines: 0, fingerprint: '', nextId: 0 };
     const index = new ManifestIndex(db, true, meta);
     index.begin();
     index.storeMeta();
@@ -244,14 +265,20 @@ export class ManifestIndex {
   /** The last line's status and files of `key`, or undefined when the manifest has no line for it. */
   entry(key: string): IndexEntry | undefined {
     this.readBatch();
-    const row = this.getRecord.get(key) as unknown as [number, string, number, number] | undefined;
-    if (!row) return undefined;
-    return {
-      status: row[0] === DONE ? 'done' : 'failed',
-      files: (JSON.parse(row[1]) as [string, number][]).map(([path, bytes]) => ({ path, bytes })),
-      pos: row[2],
-      len: row[3],
-    };
+    const row = this.getRecord.get(key) as RecordRow | undefined;
+    return row ? toEntry(row) : undefined;
+  }
+
+  /**
+   * One ref of a run's input: whether `key` is seen for the first time in this run (see `firstSeen`) and,
+   * when it is, what the index holds for it (`entry`). One lookup where `firstSeen` then `entry` made two
+   * (and a write); a re-run over 100 000 done keys spends its time here and in `stat`.
+   */
+  lookup(key: string): { first: boolean; entry: IndexEntry | undefined } {
+    this.readBatch();
+    const row = this.getRecord.get(key) as RecordRow | undefined;
+    if (!this.markFirst(key, row)) return { first: false, entry: undefined };
+    return { first: true, entry: row ? toEntry(row) : undefined };
   }
 
   /** The key of the done record owning the lower-cased relative path `pathLower`, if any. */
@@ -267,6 +294,23 @@ export class ManifestIndex {
    */
   firstSeen(key: string): boolean {
     this.readBatch();
+    return this.markFirst(key, this.getRecord.get(key) as RecordRow | undefined);
+  }
+
+  /** Marks `key` (whose row is `row`) seen; true when it was not before. See `seenIds`. */
+  private markFirst(key: string, row: RecordRow | undefined): boolean {
+    if (!this.seenIds) {
+      this.idLimit = this.meta.nextId;
+      this.seenIds = new Uint8Array((this.idLimit + 7) >> 3);
+    }
+    const id = row?.[4];
+    if (id !== undefined && id < this.idLimit) {
+      const bit = 1 << (id & 7);
+      const at = id >> 3;
+      const was = (this.seenIds[at] as number) & bit;
+      this.seenIds[at] = (this.seenIds[at] as number) | bit;
+      return was === 0;
+    }
     return Number(this.markSeen.run(key).changes) > 0;
   }
 
@@ -326,7 +370,7 @@ export class ManifestIndex {
   }
 
   private put(rec: ManifestRecord, pos: number, len: number): void {
-    const old = this.getRecord.get(rec.key) as unknown as [number, string] | undefined;
+    const old = this.getRecord.get(rec.key) as RecordRow | undefined;
     if (old?.[0] === DONE) {
       for (const [path] of JSON.parse(old[1]) as [string, number][])
         this.dropOwner?.run(path.toLowerCase(), rec.key);
@@ -334,7 +378,7 @@ export class ManifestIndex {
     const done = rec.status === 'done';
     const files = JSON.stringify(rec.files.map((f) => [f.path, f.bytes]));
     const bytes = done ? rec.files.reduce((n, f) => n + f.bytes, 0) : 0;
-    this.putRecord?.run(rec.key, done ? DONE : FAILED, files, bytes, pos, len);
+    this.putRecord?.run(rec.key, done ? DONE : FAILED, files, bytes, pos, len, old?.[4] ?? this.meta.nextId++);
     if (done) for (const f of rec.files) this.putOwner?.run(f.path.toLowerCase(), rec.key);
   }
 
@@ -369,6 +413,7 @@ export class ManifestIndex {
     this.putMeta?.run('offset', String(m.offset));
     this.putMeta?.run('lines', String(m.lines));
     this.putMeta?.run('fingerprint', m.fingerprint);
+    this.putMeta?.run('nextId', String(m.nextId));
   }
 
   private badLines(): number[] {
@@ -469,10 +514,12 @@ async function usableIndex(
       offset: Number(get('offset')),
       lines: Number(get('lines')),
       fingerprint: get('fingerprint') ?? '',
+      nextId: Number(get('nextId')),
     };
     const ok =
       meta.version === SCHEMA_VERSION &&
       Number.isSafeInteger(meta.offset) &&
+      Number.isSafeInteger(meta.nextId) &&
       Number.isSafeInteger(meta.lines) &&
       meta.offset <= size &&
       fingerprintSync(jsonl, meta.offset) === meta.fingerprint;

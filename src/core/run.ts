@@ -11,6 +11,7 @@ import { statSync } from 'node:fs';
 import type { AttemptDeadlineOptions } from './deadline.js';
 import { EXIT, exitCodeFor, Interrupt, RecpullError, toRecpullError } from './errors.js';
 import { type EventSink, now, type RunCounts } from './events.js';
+import type { IndexEntry } from './manifest-index.js';
 import { insideOut } from './paths.js';
 import { errorInfo, type ItemContext, recordFailure, runItem, untilAborted, WorkQueue } from './queue.js';
 import { openFolder } from './recovery.js';
@@ -21,7 +22,7 @@ import {
   type RunOutcome,
   type Source,
 } from './source.js';
-import { checkTemplate, renderTemplate } from './template.js';
+import { checkTemplate, missingField, renderTemplate, rendersSomething, templateFields } from './template.js';
 import { itemFields } from './write-context.js';
 
 export { errorInfo };
@@ -129,22 +130,28 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     ...(opts.retryCapMs !== undefined ? { retryCapMs: opts.retryCapMs } : {}),
     ...(opts.notReadyWaitMs !== undefined ? { notReadyWaitMs: opts.notReadyWaitMs } : {}),
   };
+  const fieldCheck = {
+    needed: templateFields(template).filter((f) => f !== 'ext'), // `ext` is known once fetched
+    renders: rendersSomething(template),
+  };
   const queue = new WorkQueue(opts.concurrency, opts.concurrency * 2, stop.signal);
   items.defer = (finishing) => queue.defer(finishing);
   /**
    * Skips, fails or queues one ref; a promise only when there is something to wait for (a skip, the
    * common case of a nightly re-run, costs no promise and no turn of the microtask queue).
    */
-  const handle = (item: RecordingRef | InputRowError): Promise<void> | undefined => {
+  const handle = (
+    item: RecordingRef | InputRowError,
+    prev: IndexEntry | undefined,
+  ): Promise<void> | undefined => {
     if (isInputRowError(item))
       return recordFailure({ key: `line ${item.line}`, line: item.line }, item.inputError, 0, items);
-    const prev = opts.force ? undefined : folder.index.entry(item.key);
-    if (prev?.status === 'done' && filesPresent(opts.out, prev.files)) {
+    if (!opts.force && prev?.status === 'done' && filesPresent(opts.out, prev.files)) {
       counts.skipped++;
       emit({ type: 'item-skipped', at: now(), key: item.key, reason: 'done' });
       return;
     }
-    const unusable = templateProblem(template, item);
+    const unusable = templateProblem(template, fieldCheck, item);
     if (unusable) return recordFailure(item, unusable, 0, items);
     if (opts.dryRun) {
       counts.wouldFetch++;
@@ -169,8 +176,13 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
       if (next === undefined || next.done) break;
       const item = next.value;
       // the same recording twice in one input: only the first counts (the index keeps the keys seen)
-      if (!isInputRowError(item) && !folder.index.firstSeen(item.key)) continue;
-      const handled = handle(item);
+      let prev: IndexEntry | undefined;
+      if (!isInputRowError(item)) {
+        const found = folder.index.lookup(item.key);
+        if (!found.first) continue;
+        prev = found.entry;
+      }
+      const handled = handle(item, prev);
       if (handled) await handled;
     }
   } catch (raw) {
@@ -213,19 +225,42 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
 
 /**
  * Why `ref` cannot be written with `template` before anything is requested for it: a field the template
- * needs is missing or empty (`E_INPUT`, naming the line). Undefined when the ref renders, or when its
- * fields are only learned by the fetch (`ref.fieldsAtFetch`).
+ * needs (`needed`: its fields but `ext`) is missing or empty, or it renders to nothing (`renders` false) (`E_INPUT`, naming the line). Undefined when
+ * the ref renders, or when its fields are only learned by the fetch (`ref.fieldsAtFetch`). Looks the
+ * fields up where `itemFields` would find them (meta, then vendor and key) without building the path:
+ * a dry run over 100 000 rows spent a third of its time rendering and sanitising paths it threw away.
  */
-function templateProblem(template: string, ref: RecordingRef): RecpullError | undefined {
+function templateProblem(
+  template: string,
+  { needed, renders }: { needed: string[]; renders: boolean },
+  ref: RecordingRef,
+): RecpullError | undefined {
   if (ref.fieldsAtFetch) return undefined;
-  try {
-    renderTemplate(template, { ...itemFields(ref), ext: 'wav' });
-    return undefined;
-  } catch (err) {
-    const e = toRecpullError(err, 'E_TEMPLATE');
-    const where = ref.line ? `line ${ref.line}: ` : '';
-    return new RecpullError('E_INPUT', `${where}${e.message}`, { key: ref.key });
+  let problem: RecpullError | undefined;
+  for (const name of needed) {
+    const v =
+      name === 'vendor'
+        ? ref.vendor
+        : name === 'key'
+          ? ref.key
+          : Object.hasOwn(ref.meta, name)
+            ? ref.meta[name]
+            : undefined;
+    if (v === undefined || v === null || v === '') {
+      problem = missingField(name);
+      break;
+    }
   }
+  if (!problem && !renders) {
+    try {
+      renderTemplate(template, { ...itemFields(ref), ext: 'wav' });
+    } catch (err) {
+      problem = toRecpullError(err, 'E_TEMPLATE');
+    }
+  }
+  if (!problem) return undefined;
+  const where = ref.line ? `line ${ref.line}: ` : '';
+  return new RecpullError('E_INPUT', `${where}${problem.message}`, { key: ref.key });
 }
 
 /**

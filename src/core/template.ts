@@ -79,16 +79,11 @@ export function truncateBytes(s: string, maxBytes: number): string {
  * Returns a relative POSIX path.
  */
 export function renderTemplate(template: string, fields: Record<string, MetaValue>): string {
-  const segments = template.split('/').filter((s) => s !== '' && s !== '.');
+  const segments = template.split('/').filter((s) => s !== '' && s !== '.'); // see rendersSomething
   const rendered = segments.map((segment) => {
     const text = segment.replace(FIELD, (_m, name: string) => {
       const v = Object.hasOwn(fields, name) ? fields[name] : undefined; // `{constructor}` is not a field
-      if (v === undefined || v === null || v === '') {
-        throw new RecpullError(
-          'E_TEMPLATE',
-          `the output template uses {${name}}, which this recording does not have`,
-        );
-      }
+      if (v === undefined || v === null || v === '') throw missingField(name);
       return String(v).replace(/[/\\]/g, '_');
     });
     return sanitizeSegment(text);
@@ -96,6 +91,19 @@ export function renderTemplate(template: string, fields: Record<string, MetaValu
   if (rendered.length === 0)
     throw new RecpullError('E_TEMPLATE', `the output template rendered to nothing: ${template}`);
   return rendered.join('/');
+}
+
+/** The error of a template field a recording lacks (`E_TEMPLATE`, not retryable). */
+export function missingField(name: string): RecpullError {
+  return new RecpullError(
+    'E_TEMPLATE',
+    `the output template uses {${name}}, which this recording does not have`,
+  );
+}
+
+/** Whether `template` renders to at least one path segment whatever the values (`.` and `//` are dropped). */
+export function rendersSomething(template: string): boolean {
+  return template.split('/').some((s) => s !== '' && s !== '.');
 }
 
 /** Inserts a suffix before the extension: `a/b.wav` + 2 → `a/b-2.wav`. */

@@ -21,8 +21,8 @@ export interface RenderOptions {
 }
 
 /**
- * A renderer: an event sink plus `stop()` to flush timers and bars. `--json` lines of one turn of the
- * event loop are written together at its end; `stop()` writes what is pending.
+ * A renderer: an event sink plus `stop()` to flush timers and bars. `--json` and plain lines of one turn
+ * of the event loop are written together at its end; `stop()` writes what is pending.
  */
 export interface Renderer {
   emit: EventSink;
@@ -120,10 +120,17 @@ export function createRenderer(opts: RenderOptions): Renderer {
   let handlers: EventHandlers & { stop?: () => void };
   const stdout = safeWriter(opts.stdout);
   const stderr = safeWriter(opts.stderr); // also keeps the progress display's stream from crashing the run
-  const lines = opts.json ? batchedLines(stdout.write) : undefined;
-  if (lines) handlers = jsonHandlers((line) => lines.write(`${line}\n`));
-  else if (opts.progress && opts.stderr.isTTY && !opts.quiet) handlers = progressHandlers(opts);
-  else handlers = plainHandlers(opts, (line) => stderr.write(`${line}\n`));
+  let lines: ReturnType<typeof batchedLines> | undefined;
+  if (opts.json) {
+    const out = batchedLines(stdout.write);
+    lines = out;
+    handlers = jsonHandlers((line) => out.write(`${line}\n`));
+  } else if (opts.progress && opts.stderr.isTTY && !opts.quiet) handlers = progressHandlers(opts);
+  else {
+    const out = batchedLines(stderr.write); // a dry run over 1M rows: 1M lines
+    lines = out;
+    handlers = plainHandlers(opts, (line) => out.write(`${line}\n`));
+  }
   const output = opts.json ? stdout : stderr;
   return {
     emit: (event) => dispatch(handlers, redactEvent<RunEvent>(event)),
@@ -135,7 +142,7 @@ export function createRenderer(opts: RenderOptions): Renderer {
   };
 }
 
-/** Bytes of `--json` lines gathered before they are written at once. */
+/** Bytes of output lines gathered before they are written at once. */
 const LINE_BATCH_BYTES = 64 * 1024;
 
 /**

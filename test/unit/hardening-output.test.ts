@@ -233,6 +233,7 @@ describe('redaction of events (issue 7 §5)', () => {
       stderr,
     });
     r.emit({ ...failed, key: 'k', error: { code: 'E_AUTH', message: 'refused s3cret-pw' } } as RunEvent);
+    r.stop(); // lines are written at the end of the turn, or by stop()
     expect(stderr.text()).toContain('refused ***');
     expect(stderr.text()).not.toContain('s3cret-pw');
   });

@@ -39,7 +39,7 @@ const line = (r: ManifestRecord) => `${JSON.stringify(r)}\n`;
 /** Adds a row to the index behind the manifest's back: it survives a catch-up, not a rebuild. */
 function plantSentinel(out: string): void {
   const db = new DatabaseSync(indexPath(out));
-  db.prepare("INSERT INTO records VALUES ('sentinel', 1, '[]', 0, 0, 0)").run();
+  db.prepare("INSERT INTO records VALUES ('sentinel', 1, '[]', 0, 0, 0, 1000000)").run();
   db.close();
 }
 
@@ -231,6 +231,36 @@ describe('manifest index', () => {
       expect(m.index.firstSeen('K0')).toBe(true); // keys are compared exactly
     });
     await withManifest(out, (m) => expect(m.index.firstSeen('k0')).toBe(true)); // a new run
+  });
+
+  it('tells repeats the same way for keys indexed before the run, new keys, and keys recorded in it', async () => {
+    const out = await tempDir();
+    await withManifest(out, async (m) => {
+      for (const k of ['a', 'b', 'c']) await m.append(rec(k, k === 'c' ? 'failed' : 'done'));
+    });
+    await withManifest(out, async (m) => {
+      const a = m.index.lookup('a');
+      expect(a).toMatchObject({
+        first: true,
+        entry: { status: 'done', files: [{ path: 'a.wav', bytes: 3 }] },
+      });
+      expect(m.index.lookup('a')).toEqual({ first: false, entry: undefined });
+      expect(m.index.firstSeen('b')).toBe(true);
+      expect(m.index.lookup('b').first).toBe(false);
+      expect(m.index.lookup('new')).toEqual({ first: true, entry: undefined });
+      await m.append(rec('new')); // recorded during the run: still a repeat afterwards
+      expect(m.index.lookup('new').first).toBe(false);
+      await m.append(rec('c')); // failed before, done now: its row keeps its id
+      expect(m.index.lookup('c')).toMatchObject({ first: true, entry: { status: 'done' } });
+      expect(m.index.firstSeen('c')).toBe(false);
+      await m.append(rec('later')); // indexed in this run, first looked up after it
+      expect(m.index.lookup('later')).toMatchObject({ first: true, entry: { status: 'done' } });
+      expect(m.index.lookup('later').first).toBe(false);
+    });
+    await withManifest(out, (m) => {
+      for (const k of ['a', 'b', 'c', 'new', 'later']) expect(m.index.lookup(k).first).toBe(true); // a new run
+      expect(m.index.summary()).toEqual({ done: 5, failed: 0, bytes: 15 });
+    });
   });
 
   it('gives the PathAllocator the owners of done files without loading them', async () => {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkTemplate,
+  missingField,
   renderTemplate,
+  rendersSomething,
   sanitizeSegment,
   truncateBytes,
   withSuffix,
@@ -84,5 +86,24 @@ describe('checkTemplate', () => {
     expect(() => checkTemplate('{vendor}/', known, false)).toThrow(/file name/);
     expect(() => checkTemplate('{vendr}.{ext}', known, false)).toThrow(/\{vendr\}/);
     expect(() => checkTemplate('{agent}.{ext}', known, true)).not.toThrow();
+  });
+});
+
+describe('the checks a run makes before fetching', () => {
+  it('rendersSomething agrees with renderTemplate on templates without a segment', () => {
+    for (const t of ['.', './.', '//', '{vendor}.{ext}', './{key}', 'a/./b']) {
+      let rendered = true;
+      try {
+        renderTemplate(t, { vendor: 'v', key: 'k', ext: 'wav' });
+      } catch {
+        rendered = false;
+      }
+      expect(rendersSomething(t)).toBe(rendered);
+    }
+  });
+
+  it('missingField is the error renderTemplate throws for a missing field', () => {
+    expect(() => renderTemplate('{agent}.{ext}', { ext: 'wav' })).toThrow(missingField('agent').message);
+    expect(missingField('agent').code).toBe('E_TEMPLATE');
   });
 });
