@@ -378,7 +378,15 @@ export class ManifestIndex {
     const done = rec.status === 'done';
     const files = JSON.stringify(rec.files.map((f) => [f.path, f.bytes]));
     const bytes = done ? rec.files.reduce((n, f) => n + f.bytes, 0) : 0;
-    this.putRecord?.run(rec.key, done ? DONE : FAILED, files, bytes, pos, len, old?.[4] ?? this.meta.nextId++);
+    this.putRecord?.run(
+      rec.key,
+      done ? DONE : FAILED,
+      files,
+      bytes,
+      pos,
+      len,
+      old?.[4] ?? this.meta.nextId++,
+    );
     if (done) for (const f of rec.files) this.putOwner?.run(f.path.toLowerCase(), rec.key);
   }
 
