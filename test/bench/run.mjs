@@ -7,7 +7,8 @@
  *       --parallel-max 16` (tokens, then audio from a config file) vs aria2c -j16 -i (both phases), if installed
  *   (b) the same at -j32: recpull, curl --parallel-max 32; goal: recpull -j32 not slower than -j16
  *   (c) one 1 GiB recording: recpull vs `curl -o FILE && sync`
- *   (d) re-run over 100 000 done items: `node test/bench/scale.mjs --n 100000 --only rerun` (its numbers)
+ *   (d) at 100 000 and 1 000 000 rows: re-run over N done items (cold and steady) and a dry run over N new
+ *       rows: `node test/bench/scale.mjs --n N --only rerun-cold,rerun,dry-run` (its numbers)
  *   (e) `recpull --version` and `--help` vs `node -e 0`: 20 alternated runs each, medians
  *   (f) RingCentral at the Heavy limit: test/bench/ringcentral-ratio.mjs (run time ÷ floor)
  *   (g) Noojee 500 MB: test/bench/noojee-memory.mjs (client peak RSS)
@@ -19,6 +20,7 @@
  *   --min-kb/--max-kb N (BENCH_MIN_KB/MAX_KB, 262.144) their size in kB (1000 bytes); default 256 KiB each
  *   -j N                (BENCH_CONCURRENCY, 16)       concurrency of (a); (b) is 2 × N
  *   --big-mb N          (BENCH_BIG_MB, 1024)          size of (c) in MiB
+ *   --scale-n N,N       (BENCH_SCALE_N, 100000,1000000) row counts of (d)
  *   --startup-runs N    (BENCH_STARTUP_RUNS, 20)      runs of each command in (e)
  *   --no-curl                                         no peers (curl, aria2c) at all
  *   --cpu-prof                                        one more recpull run of (a) and (c) under --cpu-prof and
@@ -59,6 +61,7 @@ const { values: argv } = parseArgs({
     'max-kb': { type: 'string' },
     concurrency: { type: 'string', short: 'j' },
     'big-mb': { type: 'string' },
+    'scale-n': { type: 'string' },
     'startup-runs': { type: 'string' },
     'no-curl': { type: 'boolean' },
     'cpu-prof': { type: 'boolean' },
@@ -85,6 +88,11 @@ const opts = {
   ),
   j: Math.floor(num('concurrency', 'BENCH_CONCURRENCY', 16)),
   bigBytes: Math.round(num('big-mb', 'BENCH_BIG_MB', 1024) * 1024 * 1024),
+  scaleNs: (argv['scale-n'] ?? process.env.BENCH_SCALE_N ?? '100000,1000000').split(',').map((x) => {
+    const n = Number(x);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--scale-n: not a row count: ${x}`);
+    return n;
+  }),
   startupRuns: Math.max(1, Math.floor(num('startup-runs', 'BENCH_STARTUP_RUNS', 20))),
   peers: !argv['no-curl'],
 };
@@ -530,34 +538,43 @@ async function big(root, result) {
   }
 }
 
-/** (d): scale.mjs's re-run over 100 000 done items (steady state, and cold: index built first). */
+/**
+ * (d): scale.mjs at each N of `--scale-n` (default 100 000 and 1 000 000, to show the slope): the re-run over
+ * N done items (steady state, and cold: index built first) and a dry run over N new rows. N below a million
+ * runs `--rounds` times, a million or more once (one such run takes half a minute or more).
+ */
 async function rerun(result) {
-  log('(d) re-run over 100 000 done items: node test/bench/scale.mjs --n 100000 --only rerun-cold,rerun');
-  const r = await runScript('scale.mjs', [
-    '--n',
-    '100000',
-    '--only',
-    'rerun-cold,rerun',
-    '--runs',
-    String(opts.rounds),
-  ]);
-  const pick = (name) => {
-    const runs = r.stderr
-      .map((l) => new RegExp(`^\\s*${name} N=100000 run \\d+: (\\d+) ms, ([\\d.]+) MB`).exec(l))
-      .filter(Boolean)
-      .map((m) => ({ wall: Number(m[1]) / 1000, rssMB: Number(m[2]) }));
-    if (!runs.length) return null;
-    return {
-      runs: runs.length,
-      wall: round1(median(runs.map((x) => x.wall)), 3),
-      wallRange: [Math.min(...runs.map((x) => x.wall)), Math.max(...runs.map((x) => x.wall))],
-      rssMB: round1(median(runs.map((x) => x.rssMB))),
+  result.d = { ok: true, byN: [] };
+  for (const n of opts.scaleNs) {
+    const runs = n >= 1_000_000 ? 1 : opts.rounds;
+    log(`(d) N=${n}: node test/bench/scale.mjs --n ${n} --only rerun-cold,rerun,dry-run --runs ${runs}`);
+    const r = await runScript('scale.mjs', [
+      '--n',
+      String(n),
+      '--only',
+      'rerun-cold,rerun,dry-run',
+      '--runs',
+      String(runs),
+    ]);
+    const pick = (name) => {
+      const found = r.stderr
+        .map((l) => new RegExp(`^\\s*${name} N=${n} run \\d+: (\\d+) ms, ([\\d.]+) MB`).exec(l))
+        .filter(Boolean)
+        .map((m) => ({ wall: Number(m[1]) / 1000, rssMB: Number(m[2]) }));
+      if (!found.length) return null;
+      return {
+        runs: found.length,
+        wall: round1(median(found.map((x) => x.wall)), 3),
+        wallRange: [Math.min(...found.map((x) => x.wall)), Math.max(...found.map((x) => x.wall))],
+        rssMB: round1(median(found.map((x) => x.rssMB))),
+      };
     };
-  };
-  result.d = { rerun: pick('rerun'), rerunCold: pick('rerun-cold'), ok: r.code === 0 };
-  if (r.code !== 0) {
-    failed = true;
-    log(`(d) scale.mjs exited ${r.code}`);
+    result.d.byN.push({ n, rerun: pick('rerun'), rerunCold: pick('rerun-cold'), dryRun: pick('dry-run') });
+    if (r.code !== 0) {
+      failed = true;
+      result.d.ok = false;
+      log(`(d) scale.mjs exited ${r.code}`);
+    }
   }
 }
 
@@ -704,19 +721,30 @@ function goals(result) {
       met: met(c.recpull.rssMB <= 100),
     });
   }
-  if (d) {
-    const r = d.rerun;
+  for (const row of d?.byN ?? []) {
+    const { n, rerun: r, rerunCold: cold, dryRun: dry } = row;
+    const many = n.toLocaleString('en-US').replaceAll(',', ' ');
+    const big = n >= 1_000_000;
+    const goal = big ? { s: 10, mb: 300 } : { s: 1.5, mb: 150 };
     rows.push({
-      bench: '(d) re-run, 100 000 done items',
+      bench: `(d) re-run, ${many} done items`,
       recpull: r
         ? `${fmt(r.wall, ' s', 2)} (${rng(r.wallRange, ' s', 2)}), ${fmt(r.rssMB, ' MB')}`
         : 'no result',
-      peer: d.rerunCold
-        ? `cold (index built): ${fmt(d.rerunCold.wall, ' s', 2)}, ${fmt(d.rerunCold.rssMB, ' MB')}`
-        : '',
+      peer: cold ? `cold (index built): ${fmt(cold.wall, ' s', 2)}, ${fmt(cold.rssMB, ' MB')}` : '',
       ratio: '',
-      goal: '≤ 1.5 s, ≤ 150 MB',
-      met: met(r ? r.wall <= 1.5 && r.rssMB <= 150 : null),
+      goal: `≤ ${goal.s} s, ≤ ${goal.mb} MB`,
+      met: met(r ? r.wall <= goal.s && r.rssMB <= goal.mb : null),
+    });
+    rows.push({
+      bench: `(d) --dry-run, ${many} new rows`,
+      recpull: dry
+        ? `${fmt(dry.wall, ' s', 2)} (${rng(dry.wallRange, ' s', 2)}), ${fmt(dry.rssMB, ' MB')}`
+        : 'no result',
+      peer: '',
+      ratio: '',
+      goal: '≤ 200 MB',
+      met: met(dry ? dry.rssMB <= 200 : null),
     });
   }
   if (e) {
