@@ -21,6 +21,8 @@
  *   -j N                (BENCH_CONCURRENCY, 16)       concurrency of (a); (b) is 2 × N
  *   --big-mb N          (BENCH_BIG_MB, 1024)          size of (c) in MiB
  *   --scale-n N,N       (BENCH_SCALE_N, 100000,1000000) row counts of (d)
+ *   --scale-fixtures DIR (BENCH_SCALE_FIXTURES, a temp folder) where (d) keeps its fixtures between runs
+ *                                                     (building the 1M one takes about two minutes)
  *   --startup-runs N    (BENCH_STARTUP_RUNS, 20)      runs of each command in (e)
  *   --no-curl                                         no peers (curl, aria2c) at all
  *   --cpu-prof                                        one more recpull run of (a) and (c) under --cpu-prof and
@@ -62,6 +64,7 @@ const { values: argv } = parseArgs({
     concurrency: { type: 'string', short: 'j' },
     'big-mb': { type: 'string' },
     'scale-n': { type: 'string' },
+    'scale-fixtures': { type: 'string' },
     'startup-runs': { type: 'string' },
     'no-curl': { type: 'boolean' },
     'cpu-prof': { type: 'boolean' },
@@ -88,6 +91,7 @@ const opts = {
   ),
   j: Math.floor(num('concurrency', 'BENCH_CONCURRENCY', 16)),
   bigBytes: Math.round(num('big-mb', 'BENCH_BIG_MB', 1024) * 1024 * 1024),
+  scaleFixtures: argv['scale-fixtures'] ?? process.env.BENCH_SCALE_FIXTURES,
   scaleNs: (argv['scale-n'] ?? process.env.BENCH_SCALE_N ?? '100000,1000000').split(',').map((x) => {
     const n = Number(x);
     if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--scale-n: not a row count: ${x}`);
@@ -549,6 +553,7 @@ async function rerun(result) {
     const runs = n >= 1_000_000 ? 1 : opts.rounds;
     log(`(d) N=${n}: node test/bench/scale.mjs --n ${n} --only rerun-cold,rerun,dry-run --runs ${runs}`);
     const r = await runScript('scale.mjs', [
+      ...(opts.scaleFixtures ? ['--fixtures', opts.scaleFixtures] : []),
       '--n',
       String(n),
       '--only',

@@ -19,8 +19,10 @@
  *   node test/bench/scale.mjs [--n 100000,1000000] [--runs 2] [--fixtures DIR] [--bytes 1] [--keep]
  *                             [--only rerun-cold,rerun,dry-run]
  *
- * Runs on the built code: `dist/` (npm run build), or RECPULL_DIST=<folder with the built src/> (e.g. an
- * older build, to compare; it needs a node_modules beside or above it). Fixtures are kept in `--fixtures`
+ * Runs on the built code: `dist/` (npm run build) through `bin/recpull.js` as a user would (its V8 flags
+ * included), or RECPULL_DIST=<folder with the built src/> (e.g. an older build, to compare; it needs a
+ * node_modules beside or above it) through this script's `--cli` wrapper, which loads the CLI without the
+ * launcher's flags (peak RSS differs: measure two builds the same way). Fixtures are kept in `--fixtures`
  * (default a temp folder, removed at the end unless `--keep`); an existing fixture of the same N is reused.
  * Exits 1 when a run's counts are wrong or it exits non-zero.
  */
@@ -35,6 +37,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const HERE = fileURLToPath(import.meta.url);
+const BIN = fileURLToPath(new URL('../../bin/recpull.js', import.meta.url));
 const DIST = resolve(process.env.RECPULL_DIST ?? fileURLToPath(new URL('../../dist', import.meta.url)));
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const PER_FOLDER = 1000; // files per voicelocation folder
@@ -112,7 +115,9 @@ function fixture(dir, n, bytes) {
  */
 async function measure(dir, args) {
   const rssFile = join(dir, `rss-${process.pid}`);
-  const node = [HERE, '--cli', ...args];
+  // the launcher users run (it sets V8 flags before loading the CLI; the wrapper does not) when it measures
+  // this build and GNU time reads the peak; otherwise the wrapper (another build, or its own RSS report)
+  const node = TIME && !process.env.RECPULL_DIST ? [BIN, ...args] : [HERE, '--cli', ...args];
   const [cmd, argv] = TIME
     ? [TIME, ['-f', '%M', '-o', rssFile, process.execPath, ...node]]
     : [process.execPath, node];
