@@ -98,6 +98,34 @@ describe('manifest index', () => {
     expect(lines.map((l) => JSON.parse(l).key)).toEqual(['x', 'y']);
   });
 
+  it('is rebuilt when it was made by an older recpull (schema 1: records without ids)', async () => {
+    const out = await tempDir();
+    await withManifest(out, async (m) => {
+      await m.append(rec('a'));
+      await m.append(rec('b'));
+    });
+    // the layout and version mark of schema 1, with the offset and fingerprint left as they were
+    const db = new DatabaseSync(indexPath(out));
+    db.exec(`DROP TABLE records;
+      CREATE TABLE records (key TEXT PRIMARY KEY, status INTEGER NOT NULL, files TEXT NOT NULL,
+        bytes INTEGER NOT NULL, pos INTEGER NOT NULL, len INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO records VALUES ('sentinel', 1, '[]', 0, 0, 0);
+      UPDATE meta SET v = '1' WHERE k = 'version'; DELETE FROM meta WHERE k = 'nextId';`);
+    db.close();
+    await withManifest(out, (m) => {
+      expect(m.entry('sentinel')).toBeUndefined(); // rebuilt from the JSONL
+      expect(m.index.lookup('a')).toMatchObject({ first: true, entry: { status: 'done' } });
+      expect(m.index.lookup('a').first).toBe(false);
+      expect(m.index.lookup('b').first).toBe(true);
+    });
+    // the version mark alone (a layout that would still load) is enough to rebuild
+    plantSentinel(out);
+    const again = new DatabaseSync(indexPath(out));
+    again.exec(`UPDATE meta SET v = '1' WHERE k = 'version'`);
+    again.close();
+    await withManifest(out, (m) => expect(m.entry('sentinel')).toBeUndefined());
+  });
+
   it('is rebuilt when the JSONL was replaced (same length, other content)', async () => {
     const out = await tempDir();
     await withManifest(out, async (m) => {
