@@ -17,6 +17,15 @@ export function prng(seed: number): () => number {
   };
 }
 
+/**
+ * The start of the current UTC day (ms since the epoch). Emulators whose recording ids carry a call's start
+ * time (Noojee uniqueids, CC-FS file names) place their catalogue just before it, so every start on one day
+ * serves the same recordings and a second `recpull demo` skips them.
+ */
+export function dayAnchor(now = Date.now()): number {
+  return Math.floor(now / 86_400_000) * 86_400_000;
+}
+
 /** A stable 32-bit hash of a string (first 4 bytes of its sha256). */
 export function hash32(text: string): number {
   return createHash('sha256').update(text).digest().readUInt32BE(0);

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { dayAnchor } from '../../src/sandbox/catalogue.js';
 import type { RunningEmulator } from '../../src/vendors/definition.js';
 import { VENDORS, type VendorEntry } from '../../src/vendors/index.js';
 import { events, manifestLines, runCli, startCli, tempDir, waitFor, writeConfig } from '../helpers/cli.js';
@@ -111,6 +112,26 @@ describe.each(CASES)('conformance: $entry.name', ({ entry, bin }) => {
     expect(again.code, again.stderr).toBe(0);
     expect(events(again.stdout).at(-1)).toMatchObject({ counts: { done: 0, skipped: 10, failed: 0 } });
     expect(s.emulator.fetchRequests()).toBe(before);
+  });
+
+  it('a second start of its emulator serves the same catalogue: a run over it skips everything (a second demo)', async () => {
+    // both starts on one UTC day (emulators date their catalogues from it: sandbox/catalogue.ts dayAnchor)
+    for (let attempt = 0; ; attempt++) {
+      const day = dayAnchor();
+      const first = await setup({ recordings: 6 });
+      const r = await cli(['-c', first.config, ...first.emulator.args, '-o', first.out, '--json'], first.dir);
+      expect(r.code, r.stderr).toBe(0);
+      const second = await setup({ recordings: 6 });
+      if (dayAnchor() !== day && attempt === 0) continue; // midnight passed between the two starts
+      const again = await cli(
+        ['-c', second.config, ...second.emulator.args, '-o', first.out, '--json'],
+        second.dir,
+      );
+      expect(again.code, again.stderr).toBe(0);
+      expect(events(again.stdout).at(-1)).toMatchObject({ counts: { done: 0, skipped: 6, failed: 0 } });
+      expect(second.emulator.fetchRequests()).toBe(0);
+      return;
+    }
   });
 
   for (const [signal, code] of [

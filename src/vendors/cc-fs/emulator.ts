@@ -6,6 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { dayAnchor } from '../../sandbox/catalogue.js';
 import { startCcFsSandbox } from '../../sandbox/cc-fs/index.js';
 import { sandboxCertificate } from '../../sandbox/server.js';
 import type { EmulatorOptions, RunningEmulator } from '../definition.js';
@@ -19,6 +20,7 @@ export async function startCcFsEmulator(opts: EmulatorOptions): Promise<RunningE
     singleCalls: opts.recordings - multi,
     multiCalls: multi,
     recordingsPerMultiCall: 2,
+    to: new Date(dayAnchor() - 3_600_000), // the same file names and call ids all day (see dayAnchor)
     minBytes: opts.minBytes,
     maxBytes: opts.maxBytes,
     seed,

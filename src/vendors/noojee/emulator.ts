@@ -1,12 +1,14 @@
 /**
  * Noojee in `recpull sandbox`, `recpull demo` and the conformance suite: starts the loopback emulator
  * (src/sandbox/noojee) with HTTP Basic in front of the Axis service, recordings in the three body styles
- * (half of them wrapped at 76 columns) that ended in the last 3 hours, an hour listing limited to one request
+ * (half of them wrapped at 76 columns) that ended in the 3 hours before the current UTC day began (one
+ * catalogue all day, so a second run skips it), an hour listing limited to one request
  * per 2 s (the real one: per minute), and says how to pull its catalogue (an input list of uniqueids written
  * into `opts.dir`).
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { dayAnchor } from '../../sandbox/catalogue.js';
 import { startNoojeeSandbox } from '../../sandbox/noojee/index.js';
 import type { EmulatorOptions, RunningEmulator } from '../definition.js';
 import { noojeeKey } from './source.js';
@@ -21,6 +23,7 @@ export async function startNoojeeEmulator(opts: EmulatorOptions): Promise<Runnin
     minBytes: opts.minBytes,
     maxBytes: opts.maxBytes,
     seed: opts.seed ?? 7,
+    to: new Date(dayAnchor() - 10 * 60_000), // the same uniqueids all day (see dayAnchor)
     basicAuth: { user: HTTP_USER, password: HTTP_PASSWORD },
     listing: { limit: 1, windowMs: 2000 },
     faults: {
