@@ -51,7 +51,13 @@ export function redactEvent<T>(value: T, key?: string): T {
   if (Array.isArray(value)) return value.map((v) => redactEvent(v)) as T;
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = redactEvent(v, k);
+    for (const k in value) {
+      if (!Object.hasOwn(value, k)) continue;
+      const v = redactEvent((value as Record<string, unknown>)[k], k);
+      // a vendor's record may hold a `__proto__` key (JSON.parse makes it an own property): keep it as data
+      if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true });
+      else out[k] = v;
+    }
     return out as T;
   }
   return value;

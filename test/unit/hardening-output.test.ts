@@ -13,7 +13,7 @@ import { manifestPath } from '../../src/core/manifest.js';
 import { clearSecrets, redact, registerSecret, shortSecretWarnings } from '../../src/core/redact.js';
 import { renderTemplate, sanitizeSegment } from '../../src/core/template.js';
 import { escapeControls } from '../../src/render/format.js';
-import { createRenderer } from '../../src/render/index.js';
+import { createRenderer, redactEvent } from '../../src/render/index.js';
 import { tempDir } from '../helpers/cli.js';
 
 afterEach(() => {
@@ -219,6 +219,14 @@ describe('redaction of events (issue 7 §5)', () => {
       error: { code: 'E_HTTP', message: 'bad *** *** ***' },
     });
     expect(lines[1]).toMatchObject({ type: 'notice', level: 'warn', message: 'the *** is wrong' });
+  });
+
+  it('a `__proto__` key in a value is copied as data and redacted, not turned into a prototype', () => {
+    registerSecret('s3cret-pw');
+    const value = JSON.parse('{"detail":{"__proto__":{"token":"s3cret-pw"},"ok":"s3cret-pw!"}}') as object;
+    const copy = redactEvent(value);
+    expect(JSON.stringify(copy)).toBe('{"detail":{"__proto__":{"token":"***"},"ok":"***!"}}');
+    expect(Object.getPrototypeOf((copy as { detail: object }).detail)).toBe(Object.prototype);
   });
 
   it('plain lines are redacted too', () => {
