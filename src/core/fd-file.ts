@@ -41,6 +41,11 @@ export class FdFile {
     return (await writeAsync(this.handle, buf, offset, length)).bytesWritten;
   }
 
+  /** Writes all of `buf`, finishing partial writes. */
+  async writeAll(buf: Uint8Array): Promise<void> {
+    for (let off = 0; off < buf.length;) off += await this.write(buf, off, buf.length - off);
+  }
+
   /** Cuts the file to `bytes`. */
   truncate(bytes: number): Promise<void> {
     return ftruncateAsync(this.handle, bytes);

@@ -36,18 +36,18 @@ export class PartJournal {
   /**
    * Records that `key` is about to write `<rel>.part` (rel: relative final path), or with `bundle` the folder
    * `rel` of a zip bundle (recovered by `recoverBundle`, src/core/bundle.ts). One append to a file kept
-   * open (not an open, a write and a close per recording). No fsync: the line only has to reach the file before the `.part` does, and both go through the same
-   * page cache (a power cut that loses the line loses the `.part` too, or leaves it for a re-download).
+   * open (not an open, a write and a close per recording). No fsync: the line only has to reach the file
+   * before the `.part` does, and both go through the same page cache (a power cut that loses the line
+   * loses the `.part` too, or leaves it for a re-download).
    *
    * @throws the file system's error (`ENOSPC`...; the sink maps it to `E_NO_SPACE`/`E_IO`).
    */
   async add(key: string, rel: string, opts: { bundle?: boolean } = {}): Promise<void> {
     this.file ??= FdFile.open(this.path, 'a');
     const file = await this.file;
-    const line = Buffer.from(
-      `${JSON.stringify({ key, path: rel, ...(opts.bundle ? { bundle: true } : {}) })}\n`,
+    await file.writeAll(
+      Buffer.from(`${JSON.stringify({ key, path: rel, ...(opts.bundle ? { bundle: true } : {}) })}\n`),
     );
-    for (let off = 0; off < line.length;) off += await file.write(line, off, line.length - off);
   }
 
   /** Closes the journal's file once its pending appends are done (idempotent); a later `add` opens it again. */

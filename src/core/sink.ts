@@ -110,7 +110,7 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       if (fetched.etag !== undefined) state.etag = fetched.etag;
       for (const chunk of pending) {
         hash.update(chunk);
-        await writeAll(fh, chunk);
+        await fh.writeAll(chunk);
         bytes += chunk.length;
       }
       state.bytes = bytes;
@@ -140,10 +140,10 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       const chunk = next.value;
       validator.push(chunk);
       hash.update(chunk);
-      bytes += chunk.length;
-      received += chunk.length;
       batch.push(chunk);
       batched += chunk.length;
+      bytes += chunk.length;
+      received += chunk.length;
       if (batched >= WRITE_BATCH_BYTES) await flush(fh);
       input.onProgress?.(bytes, total);
     }
@@ -215,15 +215,8 @@ async function writevAll(fh: FdFile, chunks: Uint8Array[], total: number): Promi
       skip -= chunk.length;
       continue;
     }
-    await writeAll(fh, skip > 0 ? chunk.subarray(skip) : chunk);
+    await fh.writeAll(skip > 0 ? chunk.subarray(skip) : chunk);
     skip = 0;
-  }
-}
-
-async function writeAll(fh: FdFile, chunk: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < chunk.length) {
-    off += await fh.write(chunk, off, chunk.length - off);
   }
 }
 
