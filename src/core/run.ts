@@ -22,8 +22,15 @@ import {
   type RunOutcome,
   type Source,
 } from './source.js';
-import { checkTemplate, missingField, renderTemplate, rendersSomething, templateFields } from './template.js';
-import { itemFields } from './write-context.js';
+import {
+  checkTemplate,
+  isBlank,
+  missingField,
+  renderTemplate,
+  rendersSomething,
+  templateFields,
+} from './template.js';
+import { itemField, itemFields } from './write-context.js';
 
 export { errorInfo };
 
@@ -224,11 +231,11 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
 }
 
 /**
- * Why `ref` cannot be written with `template` before anything is requested for it: a field the template
- * needs (`needed`: its fields but `ext`) is missing or empty, or it renders to nothing (`renders` false) (`E_INPUT`, naming the line). Undefined when
- * the ref renders, or when its fields are only learned by the fetch (`ref.fieldsAtFetch`). Looks the
- * fields up where `itemFields` would find them (meta, then vendor and key) without building the path:
- * a dry run over 100 000 rows spent a third of its time rendering and sanitising paths it threw away.
+ * Why `ref` cannot be written with `template` before anything is requested for it (`E_INPUT`, naming the
+ * line): a field the template needs (`needed`: its fields but `ext`) is missing or empty, or the template
+ * renders to nothing (`renders` false). Undefined when the ref renders, or when its fields are only
+ * learned by the fetch (`ref.fieldsAtFetch`). The fields are looked up one by one (`itemField`), not
+ * rendered into a path: a dry run over 100 000 rows spent a third of its time building paths it threw away.
  */
 function templateProblem(
   template: string,
@@ -236,21 +243,8 @@ function templateProblem(
   ref: RecordingRef,
 ): RecpullError | undefined {
   if (ref.fieldsAtFetch) return undefined;
-  let problem: RecpullError | undefined;
-  for (const name of needed) {
-    const v =
-      name === 'vendor'
-        ? ref.vendor
-        : name === 'key'
-          ? ref.key
-          : Object.hasOwn(ref.meta, name)
-            ? ref.meta[name]
-            : undefined;
-    if (v === undefined || v === null || v === '') {
-      problem = missingField(name);
-      break;
-    }
-  }
+  const missing = needed.find((name) => isBlank(itemField(ref, name)));
+  let problem = missing === undefined ? undefined : missingField(missing);
   if (!problem && !renders) {
     try {
       renderTemplate(template, { ...itemFields(ref), ext: 'wav' });

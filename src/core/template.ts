@@ -83,7 +83,7 @@ export function renderTemplate(template: string, fields: Record<string, MetaValu
   const rendered = segments.map((segment) => {
     const text = segment.replace(FIELD, (_m, name: string) => {
       const v = Object.hasOwn(fields, name) ? fields[name] : undefined; // `{constructor}` is not a field
-      if (v === undefined || v === null || v === '') throw missingField(name);
+      if (isBlank(v)) throw missingField(name);
       return String(v).replace(/[/\\]/g, '_');
     });
     return sanitizeSegment(text);
@@ -91,6 +91,11 @@ export function renderTemplate(template: string, fields: Record<string, MetaValu
   if (rendered.length === 0)
     throw new RecpullError('E_TEMPLATE', `the output template rendered to nothing: ${template}`);
   return rendered.join('/');
+}
+
+/** Whether a field's value cannot fill a template: missing, null or empty. */
+export function isBlank(v: MetaValue | undefined): boolean {
+  return v === undefined || v === null || v === '';
 }
 
 /** The error of a template field a recording lacks (`E_TEMPLATE`, not retryable). */

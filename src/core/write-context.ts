@@ -29,6 +29,13 @@ export function itemFields(ref: RecordingRef, fetched?: FetchedBody): Record<str
   return { ...ref.meta, ...fetched?.fields, vendor: ref.vendor, key: ref.key };
 }
 
+/** One field of `itemFields(ref)` (no fetch yet), without building the whole object. */
+export function itemField(ref: RecordingRef, name: string): MetaValue | undefined {
+  if (name === 'vendor') return ref.vendor;
+  if (name === 'key') return ref.key;
+  return Object.hasOwn(ref.meta, name) ? ref.meta[name] : undefined;
+}
+
 /**
  * Releases a body that may not have been read to its end: a Node stream is destroyed (its socket goes back
  * or is closed), any other async iterable is told to return. Safe to call on a finished body.
