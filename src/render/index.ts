@@ -126,18 +126,14 @@ export function createRenderer(opts: RenderOptions): Renderer {
   let handlers: EventHandlers & { stop?: () => void };
   const stdout = safeWriter(opts.stdout);
   const stderr = safeWriter(opts.stderr); // also keeps the progress display's stream from crashing the run
-  let lines: ReturnType<typeof batchedLines> | undefined;
-  if (opts.json) {
-    const out = batchedLines(stdout.write);
-    lines = out;
-    handlers = jsonHandlers((line) => out.write(`${line}\n`));
-  } else if (opts.progress && opts.stderr.isTTY && !opts.quiet) handlers = progressHandlers(opts);
-  else {
-    const out = batchedLines(stderr.write); // a dry run over 1M rows: 1M lines
-    lines = out;
-    handlers = plainHandlers(opts, (line) => out.write(`${line}\n`));
-  }
+  const progress = !opts.json && opts.progress && opts.stderr.isTTY && !opts.quiet;
+  // --json lines and plain lines (a dry run over 1M rows: 1M of them) are batched; the bars draw themselves
   const output = opts.json ? stdout : stderr;
+  const lines = progress ? undefined : batchedLines(output.write);
+  const writeLine = (line: string) => lines?.write(`${line}\n`);
+  if (opts.json) handlers = jsonHandlers(writeLine);
+  else if (progress) handlers = progressHandlers(opts);
+  else handlers = plainHandlers(opts, writeLine);
   return {
     emit: (event) => dispatch(handlers, redactEvent<RunEvent>(event)),
     stop: () => {
@@ -187,6 +183,7 @@ function batchedLines(write: (text: string) => void): {
 
 /** Writers with lines pending when the process exits (one `exit` listener for all of them). */
 const exitFlushes = new Set<() => void>();
+let exitListening = false;
 
 function flushOnExit(flush: () => void): void {
   if (!exitListening) {
@@ -197,4 +194,3 @@ function flushOnExit(flush: () => void): void {
   }
   exitFlushes.add(flush);
 }
-let exitListening = false;
