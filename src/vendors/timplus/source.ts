@@ -50,10 +50,10 @@ export function timplusSource(client: TimplusClient, selection: TimplusSelection
           voicelocation: field(row.fields, 'voicelocation'),
           voicefilename: field(row.fields, 'voicefilename', 'recordingid'),
         };
-        if (id.datasource === undefined || id.voicelocation === undefined || id.voicefilename === undefined) {
-          const missing = Object.entries(id)
-            .filter(([, v]) => v === undefined)
-            .map(([k]) => k);
+        const missing = Object.entries(id)
+          .filter(([, v]) => v === undefined)
+          .map(([k]) => k);
+        if (missing.length > 0) {
           yield {
             inputError: new RecpullError('E_INPUT', `line ${row.line}: missing ${missing.join(', ')}`),
             line: row.line,
