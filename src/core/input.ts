@@ -84,9 +84,9 @@ type Line = { line: number; text: string } | { line: number; error: string };
  * UTF-8; one that is longer than `MAX_LINE_BYTES`, is not UTF-8 or holds a NUL byte is reported as an error
  * (its bytes are dropped as they come, so memory stays bounded), and the lines after it still come.
  *
- * The whole lines inside a chunk are decoded with one call when that run of bytes holds no NUL and no CR
- * and decodes cleanly (a 100 000-row list: one decode per 64 KiB instead of one per line); otherwise, and
- * for a line spanning chunks, line by line as above.
+ * The whole lines inside a chunk (after the line it continues, if any) are decoded with one call when
+ * that run of bytes holds no NUL and no CR and decodes cleanly (a 100 000-row list: one decode per 64 KiB
+ * instead of one per line); otherwise line by line as above. One try per chunk.
  */
 async function* readLines(stream: Readable): AsyncGenerator<Line[]> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -135,8 +135,10 @@ async function* readLines(stream: Readable): AsyncGenerator<Line[]> {
     if (crPending && buf[0] === 0x0a) buf = buf.subarray(1);
     crPending = false;
     let start = 0;
+    let tried = false; // the whole-lines decode, once per chunk (again per line, a bad last line costs n²)
     for (;;) {
-      if (size === 0 && !tooLong && start < buf.length) {
+      if (!tried && size === 0 && !tooLong) {
+        tried = true;
         const last = buf.lastIndexOf(0x0a);
         if (last > start && wholeLines(buf.subarray(start, last))) start = last + 1;
       }
