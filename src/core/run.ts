@@ -7,12 +7,10 @@
  * iterator is closed, `Source.close` runs under its deadline, the lock is released, and `run-end` is
  * emitted with the counts. Never exits the process.
  */
-import { statSync } from 'node:fs';
 import type { AttemptDeadlineOptions } from './deadline.js';
 import { EXIT, exitCodeFor, Interrupt, RecpullError, toRecpullError } from './errors.js';
 import { type EventSink, now, type RunCounts } from './events.js';
-import type { IndexEntry } from './manifest-index.js';
-import { insideOut } from './paths.js';
+import { type PresenceOptions, PresencePipeline } from './presence.js';
 import { errorInfo, type ItemContext, recordFailure, runItem, untilAborted, WorkQueue } from './queue.js';
 import { openFolder } from './recovery.js';
 import {
@@ -70,6 +68,8 @@ export interface RunOptions {
    * settles, so a slow `--json` reader cannot make memory grow), or undefined to go on.
    */
   outputReady?: () => Promise<void> | undefined;
+  /** When the skip pass moves its `stat`s to a worker thread, and in what batches (tests set them low). */
+  presence?: PresenceOptions;
 }
 
 /** The result of a run. */
@@ -147,13 +147,10 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
    * Skips, fails or queues one ref; a promise only when there is something to wait for (a skip, the
    * common case of a nightly re-run, costs no promise and no turn of the microtask queue).
    */
-  const handle = (
-    item: RecordingRef | InputRowError,
-    prev: IndexEntry | undefined,
-  ): Promise<void> | undefined => {
+  const handle = (item: RecordingRef | InputRowError, present: boolean): Promise<void> | undefined => {
     if (isInputRowError(item))
       return recordFailure({ key: `line ${item.line}`, line: item.line }, item.inputError, 0, items);
-    if (!opts.force && prev?.status === 'done' && filesPresent(opts.out, prev.files)) {
+    if (present) {
       counts.skipped++;
       emit({ type: 'item-skipped', at: now(), key: item.key, reason: 'done' });
       return;
@@ -167,6 +164,12 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     }
     return queue.push(() => runItem(item, items));
   };
+  // done keys whose files are to be checked, handed back in input order (src/core/presence.ts)
+  const presence = new PresencePipeline<RecordingRef>(opts.out, handle, opts.presence);
+  const flushPresence = async (): Promise<void> => {
+    const flushed = presence.flush();
+    if (flushed) await untilAborted(flushed, stop.signal);
+  };
   let refs: AsyncIterator<unknown> | undefined;
   let opened = false;
   try {
@@ -179,24 +182,37 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     for (;;) {
       const lagging = opts.outputReady?.();
       if (lagging) await untilAborted(lagging, stop.signal);
+      presence.beforeWait(); // a source that makes the run wait gets what is pending handed over
       const next = await untilAborted(iterator.next(), stop.signal);
+      const flushedMeanwhile = presence.afterWait();
+      if (flushedMeanwhile) await untilAborted(flushedMeanwhile, stop.signal);
       if (next === undefined || next.done) break;
-      const item = next.value;
-      // the same recording twice in one input: only the first counts (the index keeps the keys seen)
-      let prev: IndexEntry | undefined;
+      const item = next.value as RecordingRef | InputRowError;
       if (!isInputRowError(item)) {
+        // the same recording twice in one input: only the first counts (the index keeps the keys seen)
         const found = folder.index.lookup(item.key);
         if (!found.first) continue;
-        prev = found.entry;
+        const prev = found.entry;
+        if (!opts.force && prev?.status === 'done') {
+          const waiting = presence.add(item, prev.files);
+          if (waiting) await untilAborted(waiting, stop.signal);
+          continue;
+        }
       }
-      const handled = handle(item, prev);
+      if (presence.pending > 0) await flushPresence(); // everything read before this item goes first
+      const handled = handle(item, false);
       if (handled) await handled;
     }
+    if (presence.pending > 0) await flushPresence();
   } catch (raw) {
     const err = toRecpullError(raw, 'E_IO');
+    // done keys read before a source error are still counted as skipped
+    if (err.code !== 'E_ABORTED' && !stop.signal.aborted && presence.pending > 0)
+      await flushPresence().catch(() => {});
     if (err.code === 'E_ABORTED') stop.abort();
     else fail(err);
   } finally {
+    presence.close();
     await queue.settle();
     if (refs && stop.signal.aborted) await settleWithin(refs.return?.(), 2000);
     opts.signal.removeEventListener('abort', onAbort);
@@ -313,34 +329,4 @@ async function settleWithin(promise: Promise<unknown> | undefined, ms: number): 
     }),
   ]);
   clearTimeout(timer);
-}
-
-/**
- * True when every file (`path` relative to `out`, `bytes` its recorded size) is on disk with that size;
- * false when one is missing, of another size, or cannot be examined (it is then fetched again).
- */
-function filesPresent(out: string, files: readonly { path: string; bytes: number }[]): boolean {
-  for (const f of files) {
-    let abs: string;
-    try {
-      abs = insideOut(out, f.path);
-    } catch {
-      return false;
-    }
-    if (sizeOf(abs) !== f.bytes) return false;
-  }
-  return true;
-}
-
-/**
- * The size of the file at `abs` in bytes, or undefined when it cannot be examined. A synchronous `stat`:
- * on a local disk it costs about 5 µs, a quarter of a thread-pool `stat` even 32 at a time (measured on
- * 50 000 files: 0.24 s against 0.96 s), and the skip pass is what a nightly re-run spends its time on.
- */
-function sizeOf(abs: string): number | undefined {
-  try {
-    return statSync(abs, { throwIfNoEntry: false })?.size;
-  } catch {
-    return undefined;
-  }
 }

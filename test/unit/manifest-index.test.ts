@@ -18,6 +18,7 @@ import {
   openManifestView,
 } from '../../src/core/manifest.js';
 import { PathAllocator } from '../../src/core/paths.js';
+import type { PresenceOptions } from '../../src/core/presence.js';
 import { openFolder } from '../../src/core/recovery.js';
 import { runDownloads } from '../../src/core/run.js';
 import type { RecordingRef, Source } from '../../src/core/source.js';
@@ -319,7 +320,7 @@ describe('skip pass', () => {
       },
     };
   }
-  async function run(out: string, ids: string[], dryRun = false) {
+  async function run(out: string, ids: string[], dryRun = false, presence?: PresenceOptions) {
     const events: RunEvent[] = [];
     const fetched: string[] = [];
     const result = await runDownloads(source(ids, fetched), {
@@ -332,22 +333,37 @@ describe('skip pass', () => {
       metadata: false,
       signal: new AbortController().signal,
       emit: (e) => events.push(e),
+      ...(presence ? { presence } : {}),
     });
     return { events, fetched, result };
   }
 
-  it('skips done items in input order, and fetches again a vanished or resized file', async () => {
-    const out = await tempDir();
-    const ids = Array.from({ length: 100 }, (_, i) => `r${String(i).padStart(3, '0')}`);
-    await run(out, ids);
-    await rm(join(out, 'r010.wav'));
-    await writeFile(join(out, 'r020.wav'), 'short');
-    const again = await run(out, [...ids, 'r005', 'new']);
-    expect(again.fetched.sort()).toEqual(['mem:new', 'mem:r010', 'mem:r020']);
-    const skipped = again.events.filter((e) => e.type === 'item-skipped').map((e) => e.key);
-    expect(skipped).toEqual(ids.filter((id) => id !== 'r010' && id !== 'r020').map((id) => `mem:${id}`));
-    expect(again.result.counts).toMatchObject({ done: 3, skipped: 98, failed: 0, wouldFetch: 0 });
-  });
+  // synchronous stats only; a worker from the first check; a worker after 5, in batches of 3
+  it.each([undefined, { workerAfter: 0, batchSize: 7 }, { workerAfter: 5, batchSize: 3 }])(
+    'skips done items in input order, and fetches again a vanished or resized file (presence %j)',
+    async (presence) => {
+      const out = await tempDir();
+      const ids = Array.from({ length: 100 }, (_, i) => `r${String(i).padStart(3, '0')}`);
+      await run(out, ids);
+      await rm(join(out, 'r010.wav'));
+      await writeFile(join(out, 'r020.wav'), 'short');
+      const again = await run(out, [...ids.slice(0, 50), 'new', ...ids.slice(50), 'r005'], false, presence);
+      expect(again.fetched.sort()).toEqual(['mem:new', 'mem:r010', 'mem:r020']);
+      const skipped = again.events.filter((e) => e.type === 'item-skipped').map((e) => e.key);
+      expect(skipped).toEqual(ids.filter((id) => id !== 'r010' && id !== 'r020').map((id) => `mem:${id}`));
+      // a dry run hands every item over in input order, skips done and would-fetch items alike
+      await rm(join(out, 'r030.wav'));
+      const input = [...ids.slice(0, 50), 'new2', ...ids.slice(50), 'r005', 'new3'];
+      const dry = await run(out, input, true, presence);
+      const handed = dry.events.filter((e) => e.type === 'item-skipped').map((e) => `${e.key}:${e.reason}`);
+      const expected = input
+        .slice(0, -2)
+        .concat('new3')
+        .map((id) => `mem:${id}:${['new2', 'new3', 'r030'].includes(id) ? 'dry-run' : 'done'}`);
+      expect(handed).toEqual(expected);
+      expect(again.result.counts).toMatchObject({ done: 3, skipped: 98, failed: 0, wouldFetch: 0 });
+    },
+  );
 
   it('a dry run counts what it would fetch as wouldFetch, apart from skipped', async () => {
     const out = await tempDir();
