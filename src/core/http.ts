@@ -11,14 +11,29 @@ import { errorForStatus } from './request-policy.js';
 import { parseRetryAfter } from './retry-timing.js';
 import type { FetchedBody } from './source.js';
 
-// Only undici's Agent and its request API: undici's index also loads fetch, WebSocket, the cache and mock
-// agents, about 13 MB more resident memory for every run (issue 11). Same module instances as the index's.
-const requireCjs = createRequire(import.meta.url);
-const Agent = requireCjs('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
-const undiciApi = requireCjs('undici/lib/api/index.js') as {
-  request: (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
-};
 type Agent = UndiciAgent;
+interface UndiciParts {
+  Agent: typeof UndiciAgent;
+  request: (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+}
+let undici: UndiciParts | undefined;
+
+/**
+ * Only undici's Agent and its request API: undici's index also loads fetch, WebSocket, the cache and mock
+ * agents, about 13 MB more resident memory for every run (issue 11). Same module instances as the
+ * index's. Loaded on the first request, not at start: a re-run that finds everything done, or a dry run,
+ * sends none (measured: loading it costs about 65 ms and 15 MB).
+ */
+function undiciParts(): UndiciParts {
+  if (!undici) {
+    const requireCjs = createRequire(import.meta.url);
+    undici = {
+      Agent: requireCjs('undici/lib/dispatcher/agent.js') as typeof UndiciAgent,
+      request: (requireCjs('undici/lib/api/index.js') as Pick<UndiciParts, 'request'>).request,
+    };
+  }
+  return undici;
+}
 
 /** Transport settings. Times in ms. */
 export interface HttpOptions {
@@ -67,7 +82,7 @@ export class HttpClient {
     let agent = this.agents.get(origin);
     if (!agent) {
       const timeout = this.options.timeoutMs ?? 60_000;
-      agent = new Agent({
+      agent = new (undiciParts().Agent)({
         connections: this.options.connections ?? 16,
         headersTimeout: timeout,
         bodyTimeout: timeout,
@@ -89,7 +104,7 @@ export class HttpClient {
     const headers: Record<string, string> = { ...opts.headers };
     if (this.options.userAgent && !headers['user-agent']) headers['user-agent'] = this.options.userAgent;
     try {
-      return await undiciApi.request.call(this.dispatcher(u.origin), {
+      return await undiciParts().request.call(this.dispatcher(u.origin), {
         origin: u.origin,
         path: u.search ? `${u.pathname}${u.search}` : u.pathname,
         method: opts.method ?? 'GET',
