@@ -42,25 +42,53 @@ export interface Renderer {
 const VOCABULARY = new Set(['type', 'reason', 'level', 'code', 'at']);
 
 /**
- * A copy of `value` with `redact()` applied to every string value, at any depth, except the values of
- * `VOCABULARY` properties. Property names are never touched.
+ * `value` with `redact()` applied to every string value, at any depth, except the values of
+ * `VOCABULARY` properties. Property names are never touched. Copy on write: an object or array none of
+ * whose values changes is returned as it is (a nightly re-run emits 100 000 skip events with nothing to
+ * redact), one that changes is a new object; `value` itself is never modified.
  */
 export function redactEvent<T>(value: T, key?: string): T {
   if (typeof value === 'string')
     return (key !== undefined && VOCABULARY.has(key) ? value : redact(value)) as T;
-  if (Array.isArray(value)) return value.map((v) => redactEvent(v)) as T;
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k in value) {
-      if (!Object.hasOwn(value, k)) continue;
-      const v = redactEvent((value as Record<string, unknown>)[k], k);
-      // a vendor's record may hold a `__proto__` key (JSON.parse makes it an own property): keep it as data
-      if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true });
-      else out[k] = v;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = redactEvent(value[i] as unknown);
+      if (v !== value[i]) (out ??= value.slice())[i] = v;
     }
-    return out as T;
+    return (out ?? value) as T;
+  }
+  if (value !== null && typeof value === 'object') {
+    const src = value as Record<string, unknown>;
+    let out: Record<string, unknown> | undefined;
+    for (const k in src) {
+      if (!Object.hasOwn(src, k)) continue;
+      const v = redactEvent(src[k], k);
+      if (out === undefined) {
+        if (v === src[k]) continue;
+        out = ownPropertiesBefore(src, k);
+      }
+      putData(out, k, v);
+    }
+    return (out ?? value) as T;
   }
   return value;
+}
+
+/** A new object with `src`'s own enumerable properties that come before `stop` in for…in order. */
+function ownPropertiesBefore(src: Record<string, unknown>, stop: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k in src) {
+    if (k === stop) break;
+    if (Object.hasOwn(src, k)) putData(out, k, src[k]);
+  }
+  return out;
+}
+
+/** Sets `out[k] = v`; a vendor's record may hold a `__proto__` key (JSON.parse makes it an own property): kept as data. */
+function putData(out: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true });
+  else out[k] = v;
 }
 
 /** Streams already guarded, with whether they are closed (a WeakMap: one listener per stream). */

@@ -229,6 +229,27 @@ describe('redaction of events (issue 7 §5)', () => {
     expect(Object.getPrototypeOf((copy as { detail: object }).detail)).toBe(Object.prototype);
   });
 
+  it('copies only what changes: a value with nothing to redact is returned as it is, and none is modified', () => {
+    registerSecret('s3cret-pw');
+    const clean = {
+      type: 'item-skipped',
+      at: AT,
+      key: 'timplus:1:L0:a',
+      reason: 'done',
+      list: ['x', { y: 1 }],
+    };
+    expect(redactEvent(clean)).toBe(clean);
+    const text = '{"a":1,"__proto__":{"k":"v"},"b":["ok","s3cret-pw"],"c":{"d":"s3cret-pw"},"e":"x"}';
+    const dirty = JSON.parse(text) as Record<string, unknown>;
+    const copy = redactEvent(dirty);
+    expect(JSON.stringify(copy)).toBe(
+      '{"a":1,"__proto__":{"k":"v"},"b":["ok","***"],"c":{"d":"***"},"e":"x"}',
+    );
+    expect(JSON.stringify(dirty)).toBe(text); // the original is untouched
+    expect(copy.c).not.toBe(dirty.c);
+    expect(copy.__proto__).toBe(dirty.__proto__); // unchanged parts are shared
+  });
+
   it('plain lines are redacted too', () => {
     registerSecret('s3cret-pw');
     const stderr = fakeStream();
