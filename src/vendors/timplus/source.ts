@@ -50,10 +50,9 @@ export function timplusSource(client: TimplusClient, selection: TimplusSelection
           voicelocation: field(row.fields, 'voicelocation'),
           voicefilename: field(row.fields, 'voicefilename', 'recordingid'),
         };
-        const missing = Object.entries(id)
-          .filter(([, v]) => v === undefined)
-          .map(([k]) => k);
-        if (missing.length > 0) {
+        let missing: string[] | undefined;
+        for (const k in id) if (id[k as keyof typeof id] === undefined) (missing ??= []).push(k);
+        if (missing) {
           yield {
             inputError: new RecpullError('E_INPUT', `line ${row.line}: missing ${missing.join(', ')}`),
             line: row.line,
@@ -73,7 +72,9 @@ export function timplusSource(client: TimplusClient, selection: TimplusSelection
 
 function toRef(id: TimplusRecordingId, extra: Record<string, unknown>, line?: number): RecordingRef {
   const meta: Record<string, MetaValue> = {};
-  for (const [k, v] of Object.entries(extra)) {
+  for (const k in extra) {
+    if (!Object.hasOwn(extra, k)) continue;
+    const v = extra[k];
     const t = typeof v;
     if (v === null || t === 'string' || t === 'number' || t === 'boolean') meta[k] = v as MetaValue;
   }
