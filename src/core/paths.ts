@@ -154,12 +154,7 @@ export async function resolveInsideOut(out: string, rel: string): Promise<string
     if (i < parts.length - 1 && realFolders.has(at)) continue;
     const st = await statOrUndefined(at, 'lstat');
     if (!st) break;
-    if (st.isSymbolicLink()) {
-      throw new RecpullError(
-        'E_IO',
-        `refusing to write through the symlink ${at} inside the output folder (it may point outside it)`,
-      );
-    }
+    if (st.isSymbolicLink()) throw symlinkInTheWay(at);
     if (i < parts.length - 1 && !st.isDirectory()) {
       throw new RecpullError('E_IO', `cannot write ${abs}: ${at} is not a folder`);
     }
@@ -193,13 +188,28 @@ export const PATH_TOO_LONG =
 
 /**
  * Creates the folders of the relative output path `rel` below `out` one at a time, never following a
- * symlink below `out` (see `resolveInsideOut`), and returns the file's absolute path. The sink calls this
- * instead of `mkdir(dirname(insideOut(out, rel)), { recursive: true })`.
+ * symlink below `out` (see `resolveInsideOut`), and returns the file's absolute path. The file's own
+ * path is checked too: when it exists it must not be a symlink. The sink calls `makeFolders` instead and
+ * checks the file's path just before its rename.
  *
  * @throws RecpullError `E_IO` as `resolveInsideOut`, or when a folder cannot be created.
  */
 export async function makeParentFolders(out: string, rel: string): Promise<string> {
-  const abs = await resolveInsideOut(out, rel);
+  await makeFolders(out, rel);
+  return resolveInsideOut(out, rel); // its folders are known real now: one `lstat`, of the file's path
+}
+
+/**
+ * `makeParentFolders` without the check of the file's own path: the folders of `rel` are created or
+ * checked (each once per run, see `realFolders`), never through a symlink, and the file's absolute path
+ * is returned. For a caller that opens `<file>.part` without following links and checks the file's path
+ * itself before renaming onto it (the sink): one `lstat` fewer per recording, a third of a run's.
+ *
+ * @throws RecpullError `E_IO` naming the folder: outside `out`, a symlink, not a folder, or not creatable
+ *   (`PATH_TOO_LONG` for `ENAMETOOLONG`).
+ */
+export async function makeFolders(out: string, rel: string): Promise<string> {
+  const abs = insideOut(out, rel);
   const root = resolve(out);
   const folders = relative(root, dirname(abs));
   let at = root;
@@ -217,15 +227,18 @@ export async function makeParentFolders(out: string, rel: string): Promise<strin
         });
       }
     }
+    // mkdir neither follows nor replaces what is there: a symlink or a file in the way is seen here
     const st = await lstat(at);
-    if (st.isSymbolicLink() || !st.isDirectory()) {
-      // replaced between the check and the mkdir
-      throw new RecpullError(
-        'E_IO',
-        `refusing to write through ${at} inside the output folder: it is not a real folder`,
-      );
-    }
+    if (st.isSymbolicLink()) throw symlinkInTheWay(at);
+    if (!st.isDirectory()) throw new RecpullError('E_IO', `cannot write ${abs}: ${at} is not a folder`);
     rememberRealFolder(at);
   }
   return abs;
+}
+
+function symlinkInTheWay(at: string): RecpullError {
+  return new RecpullError(
+    'E_IO',
+    `refusing to write through the symlink ${at} inside the output folder (it may point outside it)`,
+  );
 }

@@ -14,7 +14,14 @@ import { FdFile } from './fd-file.js';
 import { transportError } from './http.js';
 import type { PartJournal } from './journal.js';
 import type { FileRecord } from './manifest.js';
-import { forgetRealFolders, insideOut, makeParentFolders, PATH_TOO_LONG, resolveInsideOut } from './paths.js';
+import {
+  forgetRealFolders,
+  insideOut,
+  makeFolders,
+  makeParentFolders,
+  PATH_TOO_LONG,
+  resolveInsideOut,
+} from './paths.js';
 import type { FetchedBody } from './source.js';
 
 /** Create or truncate for writing, refusing to follow a symlink at the path (`O_NOFOLLOW`). */
@@ -94,15 +101,16 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       }
       const format = validator.format ?? validator.end().format; // end() throws on an empty or short body
       if (state.rel === undefined) state.rel = await input.claimPath(format);
-      // Folders made one by one, never through a symlink below --out.
-      partAbs = `${await makeParentFolders(out, state.rel)}.part`;
+      // Folders made one by one, never through a symlink below --out; the file's own path is checked
+      // before the rename, and the `.part` is opened without following a link.
+      partAbs = `${await makeFolders(out, state.rel)}.part`;
       await journal.add(input.key, state.rel);
       try {
         fh = await FdFile.open(partAbs, WRITE_NO_FOLLOW, 0o644); // a planted `x.wav.part` symlink is not followed
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         forgetRealFolders(); // a folder seen earlier in the run was removed: make it again
-        partAbs = `${await makeParentFolders(out, state.rel)}.part`;
+        partAbs = `${await makeFolders(out, state.rel)}.part`;
         fh = await FdFile.open(partAbs, WRITE_NO_FOLLOW, 0o644);
       }
       state.bytes = 0;
