@@ -13,8 +13,14 @@ if (have[0] < need[0] || (have[0] === need[0] && have[1] < need[1])) {
 // Downloads stream through many short-lived socket buffers. Letting V8's young generation grow keeps them
 // out of full collections: measured on one 256 MiB recording, 12 full GCs and 181 MB peak became 1 and
 // 115 MB, with a third less CPU. It must be set before anything is loaded.
+// Node's compile cache (in the system's temp folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off) keeps
+// V8's compiled code of recpull and its modules between runs: measured 0.42 s -> 0.37 s for a run that
+// only starts and stops. A cache that cannot be written is skipped by Node, silently.
 import('node:v8')
   .then((v8) => v8.setFlagsFromString('--semi-space-growth-factor=1'))
+  .catch(() => {})
+  .then(() => import('node:module'))
+  .then((m) => m.enableCompileCache?.())
   .catch(() => {})
   .then(() => import('../dist/cli/main.js'))
   .then(
