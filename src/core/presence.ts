@@ -52,11 +52,14 @@ export interface PresenceOptions {
   batchSize?: number;
 }
 
+/** Values sent to the worker together. */
 interface Batch<T> {
   values: T[];
-  /** Per value: its files' expected sizes, and where its paths start in `paths`; -1 = not examinable. */
+  /** Per value, its files (`bytes` is the size expected), in the order of `values`. */
   expect: IndexedFile[][];
+  /** The absolute paths of all those files, in the same order ('' for one outside `out`). */
   paths: string[];
+  /** The worker's answer: one size per path (-1 when missing), or undefined to `stat` here. */
   sizes?: Promise<Float64Array | undefined>;
 }
 
