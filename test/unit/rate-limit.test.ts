@@ -93,6 +93,31 @@ describe('RateLimiter', () => {
     expect(clock.t - t).toBe(1000);
   });
 
+  it("compares the server's count with its own as of when the request was taken, not answered", async () => {
+    const { limiter, delays, clock } = fake({ initial: { limit: 2, windowMs: 1000 } });
+    const t0 = clock.t;
+    (await limiter.acquire()).release(); // a: sent and answered at t0
+    clock.t = t0 + 999;
+    const b = await limiter.acquire(); // b reaches the server at t0 + 999: a and b in its window
+    clock.t = t0 + 1001; // b's answer: a has left this limiter's window, not the server's count for b
+    b.release({ limit: 2, remaining: 0, windowSeconds: 1 });
+    // no phantom: the server's 2 were a and b; at t0 + 1001 only b counts, so a third request may go
+    const c = await limiter.acquire();
+    expect(delays).toEqual([]);
+    c.release({ limit: 2, remaining: 0, windowSeconds: 1 }); // b and c: the window is full
+    await limiter.acquire();
+    expect(delays).toEqual([1000]);
+  });
+
+  it("still takes unknown requests in the server's count for someone else's (phantoms)", async () => {
+    const { limiter, delays, clock } = fake({ initial: { limit: 3, windowMs: 1000 } });
+    const a = await limiter.acquire();
+    clock.t += 1500; // a slow answer: its request was alone in this limiter's window
+    a.release({ limit: 3, remaining: 0, windowSeconds: 1 }); // the server saw 3: two were not ours
+    await limiter.acquire();
+    expect(delays).toEqual([1000]); // a and two phantoms, all counted from the answer
+  });
+
   it('waits for pending slots to be released when they alone fill the window', async () => {
     const { limiter, clock } = fake({
       initial: { limit: 2, windowMs: 1000 },
