@@ -124,38 +124,51 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       state.bytes = bytes;
     }
     input.onProgress?.(bytes, total);
-    // Chunks are written in batches of about 1 MiB with one writev (no copy, far fewer system calls);
-    // `state.bytes` counts only what reached the file, so a resume starts after the last whole batch.
-    const batch: Uint8Array[] = [];
+    // Chunks are written in batches of about 1 MiB with one writev (no copy, far fewer system calls).
+    // One batch is written while the next is read: `writes` holds the write under way (in order, never
+    // two at once), and is waited for before the next batch starts, before the file is synced or closed,
+    // and on every way out. `state.bytes` counts only what reached the file, so a resume starts after
+    // the last whole batch.
+    const file = fh;
+    const writes = new OrderedWrites(async (chunks, length, end) => {
+      await writevAll(file, chunks, length);
+      state.bytes = end;
+    });
+    let batch: Uint8Array[] = [];
     let batched = 0;
-    const flush = async (file: FdFile) => {
-      if (batched === 0) return;
-      await writevAll(file, batch, batched);
-      batch.length = 0;
+    const flush = async (): Promise<void> => {
+      if (batched > 0) await writes.start(batch, batched, bytes);
+      batch = [];
       batched = 0;
-      state.bytes = bytes;
     };
-    for (;;) {
-      if (signal.aborted) throw new RecpullError('E_ABORTED', 'interrupted');
-      let next: IteratorResult<Uint8Array>;
-      try {
-        next = await iterator.next();
-      } catch (err) {
-        await flush(fh).catch(() => {}); // the bytes received before a cut are good: keep them for a resume
-        throw err;
+    try {
+      for (;;) {
+        if (signal.aborted) throw new RecpullError('E_ABORTED', 'interrupted');
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await iterator.next();
+        } catch (err) {
+          // the bytes received before a cut are good: keep them for a resume
+          await flush().catch(() => {});
+          await writes.settled().catch(() => {});
+          throw err;
+        }
+        if (next.done) break;
+        const chunk = next.value;
+        validator.push(chunk);
+        hash.update(chunk);
+        batch.push(chunk);
+        batched += chunk.length;
+        bytes += chunk.length;
+        received += chunk.length;
+        if (batched >= WRITE_BATCH_BYTES) await flush();
+        input.onProgress?.(bytes, total);
       }
-      if (next.done) break;
-      const chunk = next.value;
-      validator.push(chunk);
-      hash.update(chunk);
-      batch.push(chunk);
-      batched += chunk.length;
-      bytes += chunk.length;
-      received += chunk.length;
-      if (batched >= WRITE_BATCH_BYTES) await flush(fh);
-      input.onProgress?.(bytes, total);
+      await flush();
+      await writes.settled();
+    } finally {
+      await writes.settled().catch(() => {}); // nothing may write to the fd once it is closed
     }
-    await flush(fh);
     if (fetched.length !== undefined && received !== fetched.length) {
       throw new RecpullError('E_TRUNCATED', `the body ended after ${received} of ${fetched.length} bytes`, {
         retryable: true,
@@ -212,6 +225,31 @@ export function bodyError(err: unknown, signal: AbortSignal): RecpullError {
 
 /** Bytes gathered before one `writev` (the body's chunks are typically 16–64 KiB). */
 const WRITE_BATCH_BYTES = 1 << 20;
+
+/**
+ * One write under way at a time, in the order started: `start` waits for the previous write (and throws
+ * its error), then starts this one without waiting for it; `settled` waits for the last one started.
+ * `write(chunks, length, end)` gets the buffers, their total length in bytes, and the file's size once
+ * they are written.
+ */
+class OrderedWrites {
+  private current: Promise<void> | undefined;
+
+  constructor(private readonly write: (chunks: Uint8Array[], length: number, end: number) => Promise<void>) {}
+
+  async start(chunks: Uint8Array[], length: number, end: number): Promise<void> {
+    await this.settled();
+    const current = this.write(chunks, length, end);
+    current.catch(() => {}); // seen by the next `start` or `settled`; not an unhandled rejection meanwhile
+    this.current = current;
+  }
+
+  async settled(): Promise<void> {
+    const current = this.current;
+    this.current = undefined;
+    if (current) await current;
+  }
+}
 
 /** Writes every buffer of `chunks` (`total` bytes in all) in order, with `writev`, finishing partial writes. */
 async function writevAll(fh: FdFile, chunks: Uint8Array[], total: number): Promise<void> {

@@ -19,21 +19,26 @@ async function* chunks(buf: Buffer, size: number, failAfter?: number): AsyncIter
   }
 }
 
+/** An output folder, a fresh part state, and the sink's inputs but the body (the path claimed: `rel`). */
+async function setup(rel: string) {
+  const out = await tempDir('recpull-sink-');
+  await mkdir(join(out, '.recpull'), { recursive: true });
+  const state: PartState = { bytes: 0, resumable: false };
+  const common = {
+    out,
+    state,
+    journal: new PartJournal(out),
+    key: 'k',
+    signal: new AbortController().signal,
+    claimPath: async () => rel,
+  };
+  return { out, state, common };
+}
+
 describe('sink: resuming a .part', () => {
   it('appends the rest of the body after the bytes kept, and the file is identical', async () => {
-    const out = await tempDir('recpull-sink-');
-    await mkdir(join(out, '.recpull'), { recursive: true });
+    const { out, state, common } = await setup('a/rec.wav');
     const wav = makeWav('resume', 40_000);
-    const state: PartState = { bytes: 0, resumable: false };
-    const journal = new PartJournal(out);
-    const common = {
-      out,
-      state,
-      journal,
-      key: 'k',
-      signal: new AbortController().signal,
-      claimPath: async () => 'a/rec.wav',
-    };
     await expect(
       writeRecording({
         ...common,
@@ -57,5 +62,35 @@ describe('sink: resuming a .part', () => {
     });
     expect(file.bytes).toBe(wav.length);
     expect((await readFile(join(out, 'a/rec.wav'))).equals(wav)).toBe(true);
+  });
+
+  it('keeps every batch of a long body in order while the next is read, and all of them at a cut', async () => {
+    const { out, state, common } = await setup('b/rec.wav');
+    const wav = makeWav('batches', 3_500_000); // more than three 1 MiB write batches
+    const cut = 40 * 65_536; // 2.5 MiB: two whole batches written, the third cut short
+    await expect(
+      writeRecording({
+        ...common,
+        fetched: {
+          body: chunks(wav, 65_536, cut),
+          contentType: 'audio/wav',
+          length: wav.length,
+          resumable: true,
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'E_NETWORK' });
+    expect(state.bytes).toBe(cut);
+    expect((await readFile(join(out, 'b/rec.wav.part'))).equals(wav.subarray(0, cut))).toBe(true);
+    const file = await writeRecording({
+      ...common,
+      fetched: {
+        body: chunks(wav.subarray(cut), 65_536),
+        contentType: 'audio/wav',
+        length: wav.length - cut,
+        rangeStart: cut,
+      },
+    });
+    expect(file.bytes).toBe(wav.length);
+    expect((await readFile(join(out, 'b/rec.wav'))).equals(wav)).toBe(true);
   });
 });
