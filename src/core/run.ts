@@ -144,8 +144,9 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   const queue = new WorkQueue(opts.concurrency, opts.concurrency * 2, stop.signal);
   items.defer = (finishing) => queue.defer(finishing);
   /**
-   * Skips, fails or queues one ref; a promise only when there is something to wait for (a skip, the
-   * common case of a nightly re-run, costs no promise and no turn of the microtask queue).
+   * Skips, fails or queues one ref; `present` is true for a done key whose files are all on disk (the
+   * presence checks said so), which is skipped. A promise only when there is something to wait for (a
+   * skip, the common case of a nightly re-run, costs no promise and no turn of the microtask queue).
    */
   const handle = (item: RecordingRef | InputRowError, present: boolean): Promise<void> | undefined => {
     if (isInputRowError(item))
