@@ -148,9 +148,8 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
         try {
           next = await iterator.next();
         } catch (err) {
-          // the bytes received before a cut are good: keep them for a resume
+          // the bytes received before a cut are good: keep them for a resume (`finally` waits for them)
           await flush().catch(() => {});
-          await writes.settled().catch(() => {});
           throw err;
         }
         if (next.done) break;
