@@ -19,7 +19,7 @@
  * read-only; a stale one is copied into a private temporary database (SQLite's `''`, deleted on close,
  * in the system's temp folder) and caught up there; without a usable index one is built there from the JSONL.
  *
- * Every connection also has a temporary table of the keys seen in this run (`firstSeen`), so duplicate
+ * Every connection also has a temporary table of the keys seen in this run (`lookup`), so duplicate
  * detection needs no Set of every key in JS memory; it lives in SQLite's temp files, not below `--out`.
  */
 import { createHash } from 'node:crypto';
@@ -270,9 +270,9 @@ export class ManifestIndex {
   }
 
   /**
-   * One ref of a run's input: whether `key` is seen for the first time in this run (see `firstSeen`) and,
-   * when it is, what the index holds for it (`entry`). One lookup where `firstSeen` then `entry` made two
-   * (and a write); a re-run over 100 000 done keys spends its time here and in `stat`.
+   * One ref of a run's input: whether `key` is seen for the first time in this run (`first`, exact; see
+   * `markFirst`) and, when it is, what the index holds for it (`entry`). One query for both; a re-run
+   * over 100 000 done keys spends its time here and in `stat`.
    */
   lookup(key: string): { first: boolean; entry: IndexEntry | undefined } {
     this.readBatch();
@@ -289,15 +289,9 @@ export class ManifestIndex {
   }
 
   /**
-   * True the first time `key` is passed in this connection's life (one run), false for a repeat. Exact:
-   * the key itself is stored (in a temporary table), never a hash of it.
+   * Marks `key` (whose row is `row`) seen; true the first time in this connection's life (one run), false
+   * for a repeat. Exact: the key itself (in a temporary table) or its row's id (`seenIds`), never a hash.
    */
-  firstSeen(key: string): boolean {
-    this.readBatch();
-    return this.markFirst(key, this.getRecord.get(key) as RecordRow | undefined);
-  }
-
-  /** Marks `key` (whose row is `row`) seen; true when it was not before. See `seenIds`. */
   private markFirst(key: string, row: RecordRow | undefined): boolean {
     if (!this.seenIds) {
       this.idLimit = this.meta.nextId;

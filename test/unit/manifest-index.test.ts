@@ -232,8 +232,8 @@ describe('manifest index', () => {
       const before = await snapshot(out);
       const view = await openManifestView(out);
       expect(view.index.entry('a')?.status).toBe('done');
-      expect(view.index.firstSeen('a')).toBe(true);
-      expect(view.index.firstSeen('a')).toBe(false);
+      expect(view.index.lookup('a').first).toBe(true);
+      expect(view.index.lookup('a').first).toBe(false);
       await view.close();
       expect(await snapshot(out)).toEqual(before);
     }
@@ -246,7 +246,7 @@ describe('manifest index', () => {
     const out = join(await tempDir(), 'nothing-yet');
     const folder = await openFolder({ out, dryRun: true, emit: () => {}, onLockLost: () => {} });
     expect(folder.index.entry('a')).toBeUndefined();
-    expect(folder.index.firstSeen('a')).toBe(true);
+    expect(folder.index.lookup('a').first).toBe(true);
     await folder.release();
     await expect(stat(out)).rejects.toThrow();
   });
@@ -255,11 +255,11 @@ describe('manifest index', () => {
     const out = await tempDir();
     await withManifest(out, (m) => {
       const keys = Array.from({ length: 2000 }, (_, i) => `k${i}`);
-      expect(keys.map((k) => m.index.firstSeen(k)).every(Boolean)).toBe(true);
-      expect(keys.map((k) => m.index.firstSeen(k)).some(Boolean)).toBe(false);
-      expect(m.index.firstSeen('K0')).toBe(true); // keys are compared exactly
+      expect(keys.map((k) => m.index.lookup(k).first).every(Boolean)).toBe(true);
+      expect(keys.map((k) => m.index.lookup(k).first).some(Boolean)).toBe(false);
+      expect(m.index.lookup('K0').first).toBe(true); // keys are compared exactly
     });
-    await withManifest(out, (m) => expect(m.index.firstSeen('k0')).toBe(true)); // a new run
+    await withManifest(out, (m) => expect(m.index.lookup('k0').first).toBe(true)); // a new run
   });
 
   it('tells repeats the same way for keys indexed before the run, new keys, and keys recorded in it', async () => {
@@ -274,14 +274,14 @@ describe('manifest index', () => {
         entry: { status: 'done', files: [{ path: 'a.wav', bytes: 3 }] },
       });
       expect(m.index.lookup('a')).toEqual({ first: false, entry: undefined });
-      expect(m.index.firstSeen('b')).toBe(true);
+      expect(m.index.lookup('b').first).toBe(true);
       expect(m.index.lookup('b').first).toBe(false);
       expect(m.index.lookup('new')).toEqual({ first: true, entry: undefined });
       await m.append(rec('new')); // recorded during the run: still a repeat afterwards
       expect(m.index.lookup('new').first).toBe(false);
       await m.append(rec('c')); // failed before, done now: its row keeps its id
       expect(m.index.lookup('c')).toMatchObject({ first: true, entry: { status: 'done' } });
-      expect(m.index.firstSeen('c')).toBe(false);
+      expect(m.index.lookup('c').first).toBe(false);
       await m.append(rec('later')); // indexed in this run, first looked up after it
       expect(m.index.lookup('later')).toMatchObject({ first: true, entry: { status: 'done' } });
       expect(m.index.lookup('later').first).toBe(false);
