@@ -330,7 +330,7 @@ export function field(fields: Record<string, unknown>, ...names: string[]): stri
       if (!Object.hasOwn(fields, k) || k.toLowerCase() !== wanted) continue;
       const v = fields[k];
       if (v !== undefined && v !== null) {
-        const text = typeof v === 'string' ? trimAscii(v) : trimAscii(String(v));
+        const text = trimAscii(String(v));
         if (text !== '') return text;
       }
     }

@@ -79,8 +79,7 @@ export function truncateBytes(s: string, maxBytes: number): string {
  * Returns a relative POSIX path.
  */
 export function renderTemplate(template: string, fields: Record<string, MetaValue>): string {
-  const segments = template.split('/').filter((s) => s !== '' && s !== '.'); // see rendersSomething
-  const rendered = segments.map((segment) => {
+  const rendered = templateSegments(template).map((segment) => {
     const text = segment.replace(FIELD, (_m, name: string) => {
       const v = Object.hasOwn(fields, name) ? fields[name] : undefined; // `{constructor}` is not a field
       if (isBlank(v)) throw missingField(name);
@@ -106,9 +105,14 @@ export function missingField(name: string): RecpullError {
   );
 }
 
-/** Whether `template` renders to at least one path segment whatever the values (`.` and `//` are dropped). */
+/** Whether `template` renders to at least one path segment whatever the values. */
 export function rendersSomething(template: string): boolean {
-  return template.split('/').some((s) => s !== '' && s !== '.');
+  return templateSegments(template).length > 0;
+}
+
+/** The path segments of `template` that render (empty ones from `//` and `.` are dropped). */
+function templateSegments(template: string): string[] {
+  return template.split('/').filter((s) => s !== '' && s !== '.');
 }
 
 /** Inserts a suffix before the extension: `a/b.wav` + 2 → `a/b-2.wav`. */
