@@ -17,6 +17,7 @@ import {
   type InputRowError,
   isInputRowError,
   type RecordingRef,
+  type RefItem,
   type RunOutcome,
   type Source,
 } from './source.js';
@@ -180,29 +181,40 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     }
     const iterator = source.refs(stop.signal)[Symbol.asyncIterator]();
     refs = iterator;
-    for (;;) {
+    /** A promise while the output lags: no further ref is read or handled until it settles. */
+    const outputLag = (): Promise<unknown> | undefined => {
       const lagging = opts.outputReady?.();
-      if (lagging) await untilAborted(lagging, stop.signal);
+      return lagging && untilAborted(lagging, stop.signal);
+    };
+    for (;;) {
+      const lag = outputLag();
+      if (lag) await lag;
       presence.beforeWait(); // a source that makes the run wait gets what is pending handed over
       const next = await untilAborted(iterator.next(), stop.signal);
       const flushedMeanwhile = presence.afterWait();
       if (flushedMeanwhile) await untilAborted(flushedMeanwhile, stop.signal);
       if (next === undefined || next.done) break;
-      const item = next.value as RecordingRef | InputRowError;
-      if (!isInputRowError(item)) {
-        // the same recording twice in one input: only the first counts (the index keeps the keys seen)
-        const found = folder.index.lookup(item.key);
-        if (!found.first) continue;
-        const prev = found.entry;
-        if (!opts.force && prev?.status === 'done') {
-          const waiting = presence.add(item, prev.files);
-          if (waiting) await untilAborted(waiting, stop.signal);
-          continue;
+      const value = next.value;
+      const batch: readonly RefItem[] = Array.isArray(value) ? value : [value as RefItem];
+      for (let i = 0; i < batch.length && !stop.signal.aborted; i++) {
+        const item = batch[i] as RefItem;
+        const lag = i > 0 ? outputLag() : undefined; // the first was waited for before reading
+        if (lag) await lag;
+        if (!isInputRowError(item)) {
+          // the same recording twice in one input: only the first counts (the index keeps the keys seen)
+          const found = folder.index.lookup(item.key);
+          if (!found.first) continue;
+          const prev = found.entry;
+          if (!opts.force && prev?.status === 'done') {
+            const waiting = presence.add(item, prev.files);
+            if (waiting) await untilAborted(waiting, stop.signal);
+            continue;
+          }
         }
+        if (presence.pending > 0) await flushPresence(); // everything read before this item goes first
+        const handled = handle(item, false);
+        if (handled) await handled;
       }
-      if (presence.pending > 0) await flushPresence(); // everything read before this item goes first
-      const handled = handle(item, false);
-      if (handled) await handled;
     }
     if (presence.pending > 0) await flushPresence();
   } catch (raw) {

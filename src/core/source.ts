@@ -117,10 +117,12 @@ export interface Source {
    */
   open?(ctx: OpenContext): Promise<void>;
   /**
-   * The recordings to fetch, lazily. An input row that cannot be read is yielded as a `RecpullError`
-   * (code `E_INPUT`, with `line` in its message) so the run counts it as failed and goes on.
+   * The recordings to fetch, lazily, one at a time or in arrays (a listing page, the rows of one chunk of
+   * an input list: `readInputBatches`); an array costs the run one `await` for all its items, which a
+   * nightly re-run over a million done rows notices. An input row that cannot be read is yielded as an
+   * `InputRowError` (code `E_INPUT`, with `line` in its message) so the run counts it as failed and goes on.
    */
-  refs(signal: AbortSignal): AsyncIterable<RecordingRef | InputRowError>;
+  refs(signal: AbortSignal): AsyncIterable<RefItem | readonly RefItem[]>;
   /** Starts the download of one recording. Throws a `RecpullError` (retryable or not). */
   fetch(ref: RecordingRef, ctx: FetchContext): Promise<FetchedBody>;
   /**
@@ -138,6 +140,9 @@ export interface InputRowError {
   /** 1-based line number in the input. */
   line: number;
 }
+
+/** One item of `Source.refs()`: a recording to fetch, or an input row that could not be read. */
+export type RefItem = RecordingRef | InputRowError;
 
 /** Narrowing helper for `Source.refs()` items. */
 export function isInputRowError(item: RecordingRef | InputRowError): item is InputRowError {

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { type InputRow, readInputRows } from '../../src/core/input.js';
+import { type InputRow, readInputBatches, readInputRows } from '../../src/core/input.js';
 
 async function rows(text: string | string[]): Promise<InputRow[]> {
   const out: InputRow[] = [];
@@ -56,6 +56,27 @@ describe('input lists', () => {
     expect((await it.next()).value).toEqual({ line: 3, fields: { a: '3', b: '4' } });
     expect((await it.next()).done).toBe(true);
   });
+
+  it.each([
+    ['CSV', 'id,n\n', (i: number) => `k${i},${i}\n`],
+    ['NDJSON', '', (i: number) => `{"id":"k${i}","n":"${i}"}\n`],
+  ])(
+    '%s in arrays: the same rows in order, at most 128 per array, one chunk at a time',
+    async (_, head, line) => {
+      const lines = Array.from({ length: 1000 }, (_, i) => (i === 500 ? 'x,\n' : line(i))).join('');
+      const text = head + lines;
+      const batches: InputRow[][] = [];
+      for await (const b of readInputBatches(Readable.from([text.slice(0, 70), text.slice(70)])))
+        batches.push(b);
+      expect(batches.flat()).toEqual(await rows([text.slice(0, 70), text.slice(70)]));
+      expect(batches.flat()).toHaveLength(1000);
+      expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(128);
+      expect(batches.every((b) => b.length > 0)).toBe(true);
+      // the rows of the first 70 bytes come as their own array, before the rest is read
+      const completeLines = text.slice(0, 70).split('\n').length - 1;
+      expect(batches[0]?.at(-1)).toMatchObject({ line: completeLines });
+    },
+  );
 
   it('yields nothing for an empty input', async () => {
     expect(await rows('')).toEqual([]);

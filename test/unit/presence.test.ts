@@ -37,6 +37,16 @@ const CASES: [string, IndexedFile[], boolean][] = [
     false,
   ],
   ['outside the folder', [{ path: '../a.wav', bytes: 3 }], false],
+  // the worker's message is split at NULs: a NUL in a path must not shift the answers after it
+  [
+    'a NUL in a path, then a present file',
+    [
+      { path: 'a.wav\0b', bytes: 3 },
+      { path: 'a.wav', bytes: 3 },
+    ],
+    false,
+  ],
+  ['after a NUL', [{ path: 'sub/b.wav', bytes: 5 }], true],
   ['a folder, not a file', [{ path: 'sub', bytes: 0 }], false],
   ['no files', [], true],
 ];

@@ -157,6 +157,64 @@ describe('runDownloads', () => {
     expect(maxAhead).toBeLessThanOrEqual(2 * 2 + 3); // concurrency 2: at most a batch of 4 queued, plus the row error and the duplicate
   });
 
+  it('takes refs yielded in arrays like single ones: order, row errors, duplicates, the output lag, an abort', async () => {
+    const items: (RecordingRef | InputRowError)[] = [
+      ref('a'),
+      { inputError: new RecpullError('E_INPUT', 'line 3: missing voicefilename'), line: 3 },
+      ref('a'),
+      ...Array.from({ length: 40 }, (_, i) => ref(`n${i}`)),
+    ];
+    const batched = (): Source => ({
+      ...source(items, () => () => wavBody('x')),
+      async *refs() {
+        yield items.slice(0, 3);
+        yield items[3] as RecordingRef; // a single item between arrays
+        yield items.slice(4);
+      },
+    });
+    // the output lags at every 7th check: nothing is handled until the lag settles
+    let checks = 0;
+    let handledDuringLag = 0;
+    const events: RunEvent[] = [];
+    const outputReady = () => {
+      if (++checks % 7 !== 0) return undefined;
+      const at = events.length;
+      return new Promise<void>((resolve) =>
+        setTimeout(() => {
+          handledDuringLag += events.length - at;
+          resolve();
+        }, 1),
+      );
+    };
+    const { result } = await run(batched(), {
+      dryRun: true,
+      outputReady,
+      emit: (e) => events.push(e),
+    });
+    expect(result.counts).toMatchObject({ wouldFetch: 41, failed: 1, skipped: 0 });
+    expect(handledDuringLag).toBe(0);
+    expect(checks).toBeGreaterThanOrEqual(43);
+    const order = events.flatMap((e) =>
+      e.type === 'item-skipped' || e.type === 'item-failed' ? [e.key] : [],
+    );
+    expect(order).toEqual(['mem:a', 'line 3', ...Array.from({ length: 40 }, (_, i) => `mem:n${i}`)]);
+
+    // an abort in the middle of an array: no item after it is handled, and the counts say so
+    const stop = new AbortController();
+    const seen: RunEvent[] = [];
+    const aborted = await run(batched(), {
+      dryRun: true,
+      signal: stop.signal,
+      emit: (e) => {
+        seen.push(e);
+        if (e.type === 'item-skipped' && e.key === 'mem:n4') stop.abort();
+      },
+    });
+    expect(aborted.result.interrupted).toBe(true);
+    expect(aborted.result.counts.wouldFetch).toBe(6); // a, n0..n4
+    expect(seen.filter((e) => e.type === 'item-skipped')).toHaveLength(6);
+  });
+
   it('claims --metadata sidecars through the path allocator: a.wav and a.mp3 of two keys never share a.json', async () => {
     const items = [ref('w'), ref('m')].map((r) => ({ ...r, meta: { id: 'a' } }));
     const { result, out } = await run(

@@ -4,13 +4,13 @@
  */
 import type { Readable } from 'node:stream';
 import { RecpullError } from '../../core/errors.js';
-import { field, readInputRows } from '../../core/input.js';
+import { field, type InputRow, readInputBatches } from '../../core/input.js';
 import type {
   FetchContext,
   FetchedBody,
-  InputRowError,
   MetaValue,
   RecordingRef,
+  RefItem,
   Source,
 } from '../../core/source.js';
 import type { TimplusClient, TimplusRecordingId } from './client.js';
@@ -35,32 +35,13 @@ export function timplusSource(client: TimplusClient, selection: TimplusSelection
     vendor: 'timplus',
     fields: TIMPLUS_FIELDS,
     defaultTemplate: TIMPLUS_TEMPLATE,
-    async *refs(): AsyncIterable<RecordingRef | InputRowError> {
+    async *refs(): AsyncIterable<RefItem | RefItem[]> {
       if ('single' in selection) {
         yield toRef(selection.single, {});
         return;
       }
-      for await (const row of readInputRows(selection.input)) {
-        if ('error' in row) {
-          yield { inputError: row.error, line: row.line };
-          continue;
-        }
-        const id = {
-          datasource: field(row.fields, 'datasource'),
-          voicelocation: field(row.fields, 'voicelocation'),
-          voicefilename: field(row.fields, 'voicefilename', 'recordingid'),
-        };
-        let missing: string[] | undefined;
-        for (const k in id) if (id[k as keyof typeof id] === undefined) (missing ??= []).push(k);
-        if (missing) {
-          yield {
-            inputError: new RecpullError('E_INPUT', `line ${row.line}: missing ${missing.join(', ')}`),
-            line: row.line,
-          };
-          continue;
-        }
-        yield toRef(id as TimplusRecordingId, row.fields, row.line);
-      }
+      // one array per chunk of input: a re-run over a million done rows awaits once per chunk
+      for await (const rows of readInputBatches(selection.input)) yield rows.map(rowRef);
     },
     async fetch(ref: RecordingRef, ctx: FetchContext): Promise<FetchedBody> {
       const id = ref.meta as unknown as TimplusRecordingId;
@@ -68,6 +49,25 @@ export function timplusSource(client: TimplusClient, selection: TimplusSelection
       return client.download(token, ctx.signal);
     },
   };
+}
+
+/** The ref of one input row, or why the row cannot be one (`E_INPUT`: a missing column, naming the line). */
+function rowRef(row: InputRow): RefItem {
+  if ('error' in row) return { inputError: row.error, line: row.line };
+  const id = {
+    datasource: field(row.fields, 'datasource'),
+    voicelocation: field(row.fields, 'voicelocation'),
+    voicefilename: field(row.fields, 'voicefilename', 'recordingid'),
+  };
+  let missing: string[] | undefined;
+  for (const k in id) if (id[k as keyof typeof id] === undefined) (missing ??= []).push(k);
+  if (missing) {
+    return {
+      inputError: new RecpullError('E_INPUT', `line ${row.line}: missing ${missing.join(', ')}`),
+      line: row.line,
+    };
+  }
+  return toRef(id as TimplusRecordingId, row.fields, row.line);
 }
 
 function toRef(id: TimplusRecordingId, extra: Record<string, unknown>, line?: number): RecordingRef {
