@@ -2,9 +2,10 @@
  * Presence checks of the skip pass: are a done record's files on disk with their recorded sizes? A nightly
  * re-run over an archive checks one `stat` per file per done key, and those `stat`s were about a quarter
  * of its main thread's time. Here the first `workerAfter` checks are synchronous `stat`s (a small run
- * pays nothing more); after that the paths go in batches to one worker thread that `stat`s them while the
- * main thread reads and looks up the next rows. Results are handed back in the order the values were added, so events and downloads keep the
- * input's order. A worker that cannot start or dies is replaced by synchronous `stat`s: the answer is the
+ * pays nothing more); then one worker thread starts, and once it is up (until then checks stay
+ * synchronous) the paths go to it in batches: it `stat`s them while the main thread reads and looks up
+ * the next rows. Results are handed back in the order the values were added, so events and downloads
+ * keep the input's order. A worker that cannot start or dies is replaced by synchronous `stat`s: the answer is the
  * same, only slower. Measured on a 2-vCPU VM, alternated runs: a re-run over 100 000 done keys 3.0 s →
  * 2.7 s (mean of 4), over 1 000 000 22.7–27.1 s → 17.2–18.3 s; the worker's isolate costs about 16 MB.
  */
@@ -48,6 +49,12 @@ export interface PresenceOptions {
   /** Checks done synchronously before the worker starts (default 2048; 0 starts it at once). */
   workerAfter?: number;
   /**
+   * Whether checks stay synchronous while the worker starts (default true): starting it took about 150 ms
+   * of a 100 000-key re-run's main thread, waiting for its first answer. Tests set false to send batches
+   * to it from the first one.
+   */
+  syncWhileStarting?: boolean;
+  /**
    * Values per batch sent to the worker (default 64). Small on purpose: values held across two
    * batches outlive young-generation collections, and 512 per batch doubled the main thread's GC time.
    */
@@ -74,7 +81,10 @@ interface Batch<T> {
 export class PresencePipeline<T> {
   private readonly workerAfter: number;
   private readonly batchSize: number;
+  private readonly syncWhileStarting: boolean;
   private checked = 0;
+  /** The worker runs (its `online` event came). */
+  private workerUp = false;
   private closed = false;
   private worker: Worker | undefined;
   private workerFailed = false;
@@ -95,6 +105,7 @@ export class PresencePipeline<T> {
   ) {
     this.workerAfter = opts.workerAfter ?? 2048;
     this.batchSize = Math.max(1, opts.batchSize ?? 64);
+    this.syncWhileStarting = opts.syncWhileStarting ?? true;
   }
 
   /** Values added and not yet handed to the handler. */
@@ -107,7 +118,7 @@ export class PresencePipeline<T> {
    * (a full batch's results are being handed over), else undefined.
    */
   add(value: T, files: readonly IndexedFile[]): Promise<void> | undefined {
-    if (this.checked < this.workerAfter && this.pending === 0) {
+    if (this.pending === 0 && (this.checked < this.workerAfter || !this.useWorker())) {
       this.checked++;
       return this.handler(value, filesPresent(this.out, files));
     }
@@ -212,17 +223,30 @@ export class PresencePipeline<T> {
     });
   }
 
+  /**
+   * Whether batches go to the worker: it is up, or it is starting and `syncWhileStarting` is off. Starts
+   * it on first call; false once it failed (every check is then synchronous).
+   */
+  private useWorker(): boolean {
+    const worker = this.startWorker();
+    return worker !== undefined && (this.workerUp || !this.syncWhileStarting);
+  }
+
   private startWorker(): Worker | undefined {
     if (this.worker || this.workerFailed) return this.worker;
     try {
       const worker = new Worker(WORKER_SOURCE, { eval: true });
       worker.unref();
+      worker.once('online', () => {
+        this.workerUp = true;
+      });
       worker.on('message', (sizes: Float64Array) => {
         this.replies.shift()?.(sizes);
         if (this.replies.length === 0) worker.unref();
       });
       const lost = () => {
         this.workerFailed = true;
+        this.workerUp = false;
         this.worker = undefined;
         for (const reply of this.replies.splice(0)) reply(undefined);
       };

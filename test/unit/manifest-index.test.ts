@@ -339,7 +339,11 @@ describe('skip pass', () => {
   }
 
   // synchronous stats only; a worker from the first check; a worker after 5, in batches of 3
-  it.each([undefined, { workerAfter: 0, batchSize: 7 }, { workerAfter: 5, batchSize: 3 }])(
+  it.each([
+    undefined,
+    { workerAfter: 0, batchSize: 7, syncWhileStarting: false },
+    { workerAfter: 5, batchSize: 3, syncWhileStarting: false },
+  ])(
     'skips done items in input order, and fetches again a vanished or resized file (presence %j)',
     async (presence) => {
       const out = await tempDir();

@@ -90,11 +90,40 @@ describe('PresencePipeline', () => {
   });
 
   it.each([
-    { workerAfter: 0, batchSize: 1 },
-    { workerAfter: 0, batchSize: 5 },
-    { workerAfter: 4, batchSize: 3 },
+    { workerAfter: 0, batchSize: 1, syncWhileStarting: false },
+    { workerAfter: 0, batchSize: 5, syncWhileStarting: false },
+    { workerAfter: 4, batchSize: 3, syncWhileStarting: false },
   ])('answers the same through the worker (%j)', async (opts) => {
     expect(await check(opts, 7)).toEqual(expected(7));
+  });
+
+  it('checks synchronously while the worker starts, then hands batches to it', async () => {
+    const out = await tempDir();
+    await writeFile(join(out, 'a.wav'), 'abc');
+    const got: [number, boolean][] = [];
+    const p = new PresencePipeline<number>(out, (n, present) => void got.push([n, present]), {
+      workerAfter: 0,
+      batchSize: 2,
+    });
+    let n = 0;
+    let firstQueued: number | undefined;
+    try {
+      // until the worker is up each add is answered before it returns; the first that is not went to it
+      for (const deadline = Date.now() + 10_000; firstQueued === undefined && Date.now() < deadline; ) {
+        const before = got.length;
+        const waiting = p.add(n++, [{ path: n % 2 ? 'a.wav' : 'b.wav', bytes: 3 }]);
+        if (waiting) await waiting;
+        if (got.length === before) firstQueued = n - 1;
+        else await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      for (let i = 0; i < 5; i++) await p.add(n++, [{ path: n % 2 ? 'a.wav' : 'b.wav', bytes: 3 }]);
+      await p.flush();
+    } finally {
+      p.close();
+    }
+    expect(got[0]).toEqual([0, true]); // the first one, at once: the worker was not up yet
+    expect(firstQueued).toBeGreaterThan(0);
+    expect(got).toEqual(Array.from({ length: n }, (_, i): [number, boolean] => [i, i % 2 === 0]));
   });
 
   it('hands nothing over after close()', async () => {
@@ -103,6 +132,7 @@ describe('PresencePipeline', () => {
     const p = new PresencePipeline<string>(out, (name) => void got.push(name), {
       workerAfter: 0,
       batchSize: 2,
+      syncWhileStarting: false,
     });
     for (const name of ['a', 'b', 'c']) await p.add(name, [{ path: 'x', bytes: 1 }]);
     p.close();
@@ -167,7 +197,7 @@ describe('skip pass over a slow source', () => {
     };
     await runOnce(false);
     phase = 'second';
-    const { result } = await runOnce(true, { workerAfter: 0, batchSize: 1000 });
+    const { result } = await runOnce(true, { workerAfter: 0, batchSize: 1000, syncWhileStarting: false });
     expect(result.counts).toMatchObject({ skipped: 21, done: 0, failed: 0 });
     const waits = log.indexOf('source waits');
     const goesOn = log.indexOf('source goes on');
