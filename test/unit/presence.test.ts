@@ -109,7 +109,7 @@ describe('PresencePipeline', () => {
     let firstQueued: number | undefined;
     try {
       // until the worker is up each add is answered before it returns; the first that is not went to it
-      for (const deadline = Date.now() + 10_000; firstQueued === undefined && Date.now() < deadline; ) {
+      for (const deadline = Date.now() + 10_000; firstQueued === undefined && Date.now() < deadline;) {
         const before = got.length;
         const waiting = p.add(n++, [{ path: n % 2 ? 'a.wav' : 'b.wav', bytes: 3 }]);
         if (waiting) await waiting;
