@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { type InputRow, readInputBatches, readInputRows } from '../../src/core/input.js';
+import { inputRefs, scalarFields } from '../../src/core/input-refs.js';
+import type { RecordingRef, RefItem } from '../../src/core/source.js';
 
 async function rows(text: string | string[]): Promise<InputRow[]> {
   const out: InputRow[] = [];
@@ -96,5 +98,29 @@ describe('input lists: quoting', () => {
   it('reports a quote that is never closed', async () => {
     const r = await rows('a,b\n1,2\n"open,3\n');
     expect(r[1]).toMatchObject({ line: 3, error: { code: 'E_INPUT' } });
+  });
+});
+
+describe('input refs (src/core/input-refs.ts)', () => {
+  it('turns rows into refs in arrays, unreadable rows into row errors, and keeps scalar fields only', async () => {
+    const text = 'id,n\nk1,1\n"unclosed\nk2,2\n';
+    const ndjson = '{"id":"k3","n":3,"deep":{"x":1},"list":[1],"ok":true,"none":null}\n';
+    const got: RefItem[][] = [];
+    for (const input of [text, ndjson])
+      for await (const items of inputRefs(Readable.from([input]), (row) => ({
+        key: `t:${String(row.fields.id)}`,
+        vendor: 't',
+        meta: scalarFields(row.fields),
+        line: row.line,
+      })))
+        got.push(items);
+    expect(got.every((a) => a.length > 0)).toBe(true);
+    const flat = got.flat();
+    expect(flat.map((i) => ('inputError' in i ? `error@${i.line}` : i.key))).toEqual([
+      't:k1',
+      'error@3',
+      't:k3',
+    ]);
+    expect((flat[2] as RecordingRef).meta).toEqual({ id: 'k3', n: 3, ok: true, none: null });
   });
 });

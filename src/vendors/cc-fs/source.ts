@@ -16,16 +16,17 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { RecpullError } from '../../core/errors.js';
 import { now } from '../../core/events.js';
-import { field, readInputRows } from '../../core/input.js';
+import { field } from '../../core/input.js';
+import { inputRefs, scalarFields } from '../../core/input-refs.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
 import { withRetries } from '../../core/request-policy.js';
 import type {
   FetchContext,
   FetchedBody,
   InputRowError,
-  MetaValue,
   OpenContext,
   RecordingRef,
+  RefItem,
   Source,
 } from '../../core/source.js';
 import { extractZip, type ZipLimits } from '../../formats/zip.js';
@@ -88,7 +89,7 @@ export class CcFsSource implements Source {
     this.o.limiter.onWait = (w) => ctx.emit({ type: 'rate-limit-wait', at: now(), ...w });
   }
 
-  async *refs(signal: AbortSignal): AsyncIterable<RecordingRef | InputRowError> {
+  async *refs(signal: AbortSignal): AsyncIterable<RefItem | RefItem[]> {
     const sel = this.o.selection;
     switch (sel.kind) {
       case 'targets':
@@ -126,12 +127,8 @@ export class CcFsSource implements Source {
   }
 
   /** `-i`: rows with `fileName` or `callId` (and an optional `ccId`); other columns become template fields. */
-  private async *fromList(input: Readable): AsyncIterable<RecordingRef | InputRowError> {
-    for await (const row of readInputRows(input)) {
-      if ('error' in row) {
-        yield { inputError: row.error, line: row.line };
-        continue;
-      }
+  private fromList(input: Readable): AsyncIterable<RefItem[]> {
+    return inputRefs(input, (row) => {
       try {
         const fileName = field(row.fields, 'fileName', 'file_name', 'original_file_name');
         const callId = field(row.fields, 'callId', 'call_id');
@@ -140,16 +137,12 @@ export class CcFsSource implements Source {
         if (fileName !== undefined) t = { kind: 'file', fileName: normalizeFileName(fileName), ccId };
         else if (callId !== undefined) t = { kind: 'call', callId: checkCallId(callId), ccId };
         else throw new RecpullError('E_INPUT', 'expected a fileName or callId column');
-        const extra: Record<string, MetaValue> = {};
-        for (const [k, v] of Object.entries(row.fields)) {
-          if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) extra[k] = v as MetaValue;
-        }
-        yield { ...this.remember(ccfsRef(t, this.o.zone, extra), t), line: row.line };
+        return { ...this.remember(ccfsRef(t, this.o.zone, scalarFields(row.fields)), t), line: row.line };
       } catch (err) {
         const e = err as RecpullError;
-        yield { inputError: new RecpullError('E_INPUT', `line ${row.line}: ${e.message}`), line: row.line };
+        return { inputError: new RecpullError('E_INPUT', `line ${row.line}: ${e.message}`), line: row.line };
       }
-    }
+    });
   }
 
   /** A recording index CSV (4.2.1): one ref per line, the line as its record. */

@@ -10,7 +10,8 @@
  */
 import { RecpullError } from '../../core/errors.js';
 import { field, type InputRow } from '../../core/input.js';
-import type { MetaValue, RecordingRef } from '../../core/source.js';
+import { scalarFields } from '../../core/input-refs.js';
+import type { RecordingRef } from '../../core/source.js';
 
 /** One recording to fetch. `filetype`: 1 agent call recording (default), 2 IVR / third-party voice message. */
 export interface CcRecordId {
@@ -84,10 +85,7 @@ export function ccGatewayRef(
   extra: Record<string, unknown> = {},
   line?: number,
 ): RecordingRef {
-  const meta: Record<string, MetaValue> = {};
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) meta[k] = v as MetaValue;
-  }
+  const meta = scalarFields(extra);
   const parts = parseRecordPath(id.recordId);
   Object.assign(meta, parts, {
     recordId: id.recordId,

@@ -7,13 +7,13 @@ import type { Readable } from 'node:stream';
 import { RecpullError } from '../../core/errors.js';
 import { now } from '../../core/events.js';
 import { isTlsFailure } from '../../core/http.js';
-import { readInputRows } from '../../core/input.js';
+import { inputRefs } from '../../core/input-refs.js';
 import type {
   FetchContext,
   FetchedBody,
-  InputRowError,
   OpenContext,
   RecordingRef,
+  RefItem,
   RunOutcome,
   Source,
 } from '../../core/source.js';
@@ -82,7 +82,7 @@ export function ccGatewaySource(
       );
       session.startKeepAlive((err) => ctx.fail(err));
     },
-    async *refs(): AsyncIterable<RecordingRef | InputRowError> {
+    async *refs(): AsyncIterable<RefItem | RefItem[]> {
       if ('recordIds' in selection) {
         for (const recordId of selection.recordIds) {
           const id: CcRecordId = { recordId, filetype: selection.filetype ?? '1' };
@@ -92,17 +92,13 @@ export function ccGatewaySource(
         }
         return;
       }
-      for await (const row of readInputRows(selection.input)) {
-        if ('error' in row) {
-          yield { inputError: row.error, line: row.line };
-          continue;
-        }
+      yield* inputRefs(selection.input, (row) => {
         try {
-          yield ccGatewayRef(recordIdFromRow(row, selection.filetype ?? '1'), row.fields, row.line);
+          return ccGatewayRef(recordIdFromRow(row, selection.filetype ?? '1'), row.fields, row.line);
         } catch (err) {
-          yield { inputError: err as RecpullError, line: row.line };
+          return { inputError: err as RecpullError, line: row.line };
         }
-      }
+      });
     },
     async fetch(ref: RecordingRef, ctx: FetchContext): Promise<FetchedBody> {
       // The ref's record holds the id as selected (a locationId only when one was given).

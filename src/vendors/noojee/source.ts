@@ -17,13 +17,14 @@ import type { Readable } from 'node:stream';
 import { zonedParts } from '../../core/dates.js';
 import { RecpullError } from '../../core/errors.js';
 import { type EventSink, now } from '../../core/events.js';
-import { field, readInputRows } from '../../core/input.js';
+import { field } from '../../core/input.js';
+import { inputRefs, scalarFields } from '../../core/input-refs.js';
 import type {
   FetchContext,
   FetchedBody,
-  InputRowError,
   MetaValue,
   RecordingRef,
+  RefItem,
   RunOutcome,
   Source,
 } from '../../core/source.js';
@@ -139,7 +140,7 @@ export class NoojeeSource implements Source {
     if (outcome.ok && this.coveredUntil !== undefined) await this.o.onSuccess?.(this.coveredUntil);
   }
 
-  async *refs(signal: AbortSignal): AsyncIterable<RecordingRef | InputRowError> {
+  async *refs(signal: AbortSignal): AsyncIterable<RefItem | RefItem[]> {
     const sel = this.o.selection;
     const user = this.o.client.username;
     if ('tags' in sel) {
@@ -163,32 +164,23 @@ export class NoojeeSource implements Source {
   }
 
   /** `--input` rows: `tag` or `uniqueId`, optional `username`. */
-  private async *fromList(input: Readable): AsyncIterable<RecordingRef | InputRowError> {
-    for await (const row of readInputRows(input)) {
-      if ('error' in row) {
-        yield { inputError: row.error, line: row.line };
-        continue;
-      }
+  private fromList(input: Readable): AsyncIterable<RefItem[]> {
+    return inputRefs(input, (row) => {
       const tag = field(row.fields, 'tag');
       const uniqueId = field(row.fields, 'uniqueId', 'unique_id', 'uniqueid');
       if ((tag === undefined) === (uniqueId === undefined)) {
-        yield {
+        return {
           inputError: new RecpullError(
             'E_INPUT',
             `line ${row.line}: ${tag === undefined ? 'missing tag or uniqueId' : 'both tag and uniqueId: give one'}`,
           ),
           line: row.line,
         };
-        continue;
-      }
-      const extra: Record<string, MetaValue> = {};
-      for (const [k, v] of Object.entries(row.fields)) {
-        if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) extra[k] = v as MetaValue;
       }
       const username = field(row.fields, 'username') ?? this.o.client.username;
       const id: NoojeeRecordingId = tag !== undefined ? { tag } : { uniqueId: uniqueId as string };
-      yield { ...refFromId(id, username, extra), line: row.line };
-    }
+      return { ...refFromId(id, username, scalarFields(row.fields)), line: row.line };
+    });
   }
 
   /** The legs that ended in [from, to), hour by hour, each uniqueid once. */

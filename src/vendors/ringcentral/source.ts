@@ -18,6 +18,7 @@ import type { Readable } from 'node:stream';
 import { RecpullError } from '../../core/errors.js';
 import { type EventSink, now } from '../../core/events.js';
 import { field, readInputRows } from '../../core/input.js';
+import { scalarFields } from '../../core/input-refs.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
 import type {
   FetchContext,
@@ -190,11 +191,7 @@ export class RingCentralSource implements Source {
         };
         continue;
       }
-      const extra: Record<string, MetaValue> = {};
-      for (const [k, v] of Object.entries(row.fields)) {
-        if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) extra[k] = v as MetaValue;
-      }
-      yield { ...refFromId(await this.accountId(signal), id, extra), line: row.line };
+      yield { ...refFromId(await this.accountId(signal), id, scalarFields(row.fields)), line: row.line };
     }
   }
 

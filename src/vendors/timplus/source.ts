@@ -4,15 +4,9 @@
  */
 import type { Readable } from 'node:stream';
 import { RecpullError } from '../../core/errors.js';
-import { field, type InputRow, readInputBatches } from '../../core/input.js';
-import type {
-  FetchContext,
-  FetchedBody,
-  MetaValue,
-  RecordingRef,
-  RefItem,
-  Source,
-} from '../../core/source.js';
+import { field } from '../../core/input.js';
+import { inputRefs, type ReadableRow, scalarFields } from '../../core/input-refs.js';
+import type { FetchContext, FetchedBody, RecordingRef, RefItem, Source } from '../../core/source.js';
 import type { TimplusClient, TimplusRecordingId } from './client.js';
 
 /** The template fields of a TIM Plus recording. */
@@ -40,8 +34,7 @@ export function timplusSource(client: TimplusClient, selection: TimplusSelection
         yield toRef(selection.single, {});
         return;
       }
-      // one array per chunk of input: a re-run over a million done rows awaits once per chunk
-      for await (const rows of readInputBatches(selection.input)) yield rows.map(rowRef);
+      yield* inputRefs(selection.input, rowRef);
     },
     async fetch(ref: RecordingRef, ctx: FetchContext): Promise<FetchedBody> {
       const id = ref.meta as unknown as TimplusRecordingId;
@@ -52,8 +45,7 @@ export function timplusSource(client: TimplusClient, selection: TimplusSelection
 }
 
 /** The ref of one input row, or why the row cannot be one (`E_INPUT`: a missing column, naming the line). */
-function rowRef(row: InputRow): RefItem {
-  if ('error' in row) return { inputError: row.error, line: row.line };
+function rowRef(row: ReadableRow): RefItem {
   const id = {
     datasource: field(row.fields, 'datasource'),
     voicelocation: field(row.fields, 'voicelocation'),
@@ -71,13 +63,7 @@ function rowRef(row: InputRow): RefItem {
 }
 
 function toRef(id: TimplusRecordingId, extra: Record<string, unknown>, line?: number): RecordingRef {
-  const meta: Record<string, MetaValue> = {};
-  for (const k in extra) {
-    if (!Object.hasOwn(extra, k)) continue;
-    const v = extra[k];
-    const t = typeof v;
-    if (v === null || t === 'string' || t === 'number' || t === 'boolean') meta[k] = v as MetaValue;
-  }
+  const meta = scalarFields(extra);
   Object.assign(meta, id);
   const ref: RecordingRef = { key: timplusKey(id), vendor: 'timplus', meta };
   if (line !== undefined) ref.line = line;
