@@ -340,7 +340,11 @@ const KEPT_SPACE = /[\v\f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000
 function parseRecord(record: string, delimiter: string): string[] {
   // No quote: the fields are the text between delimiters (csv-parse would only trim them); this path
   // costs a split, not a parser set up per record (1M rows: seconds instead of minutes).
-  if (!record.includes('"')) return record.split(delimiter).map(trimAscii);
+  if (!record.includes('"')) {
+    const values = record.split(delimiter);
+    for (let i = 0; i < values.length; i++) values[i] = trimAscii(values[i] as string); // in place
+    return values;
+  }
   const parse = (text: string) =>
     (parseSync(text, { delimiter, trim: true, relax_column_count: true }) as string[][])[0] ?? [];
   const kept = record.match(KEPT_SPACE);
@@ -354,13 +358,16 @@ function parseRecord(record: string, delimiter: string): string[] {
 
 /**
  * A field of a row as a string without ASCII spaces and tabs at its ends (other characters are part of
- * the value), matching the name case-insensitively; undefined when missing, null or blank.
+ * the value), matching the name (ASCII) case-insensitively; undefined when missing, null or blank.
  */
 export function field(fields: Record<string, unknown>, ...names: string[]): string | undefined {
   for (const name of names) {
     const wanted = name.toLowerCase();
     for (const k in fields) {
-      if (!Object.hasOwn(fields, k) || k.toLowerCase() !== wanted) continue;
+      // a name of another length is not lower-cased (a row of three columns lower-cased each for each
+      // field looked up); only İ changes length, and its lower case is not an ASCII name's
+      if (k.length !== wanted.length || (k !== wanted && k.toLowerCase() !== wanted)) continue;
+      if (!Object.hasOwn(fields, k)) continue;
       const v = fields[k];
       if (v !== undefined && v !== null) {
         const text = trimAscii(String(v));

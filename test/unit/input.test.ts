@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { type InputRow, readInputBatches, readInputRows } from '../../src/core/input.js';
+import { field, type InputRow, readInputBatches, readInputRows } from '../../src/core/input.js';
 import { inputRefs, scalarFields } from '../../src/core/input-refs.js';
 import type { RecordingRef, RefItem } from '../../src/core/source.js';
 
@@ -122,5 +122,17 @@ describe('input refs (src/core/input-refs.ts)', () => {
       't:k3',
     ]);
     expect((flat[2] as RecordingRef).meta).toEqual({ id: 'k3', n: 3, ok: true, none: null });
+  });
+});
+
+describe('field()', () => {
+  it('matches names case-insensitively, the first non-blank in column order, whatever their length', () => {
+    expect(field({ VoiceFileName: ' x ' }, 'voicefilename')).toBe('x');
+    expect(field({ a: '1', voicefilename: '', VOICEFILENAME: 'y' }, 'voicefilename')).toBe('y');
+    expect(field({ recordingid: 'r', voicefilename: 'v' }, 'voicefilename', 'recordingid')).toBe('v');
+    expect(field({ recordingid: 'r' }, 'voicefilename', 'recordingId')).toBe('r');
+    expect(field({ '\u212Aey': 'kelvin' }, 'key')).toBe('kelvin'); // U+212A lower-cases to "k"
+    expect(field({ '\u0130d': 'dotted' }, 'id')).toBeUndefined(); // "İd" lower-cases to "i̇d", not "id"
+    expect(field({ ids: 'no', i: 'no' }, 'id')).toBeUndefined();
   });
 });
