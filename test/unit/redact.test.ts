@@ -125,4 +125,23 @@ describe('transient secrets', () => {
     expect(red('long-lived-password-canary')).toBe('***');
     clear();
   });
+
+  it('still finds a secret whose first character it shares with evicted ones, or with another class', async () => {
+    const {
+      registerSecret: reg,
+      redact: red,
+      clearSecrets: clear,
+      TRANSIENT_MAX,
+    } = await import('../../src/core/redact.js');
+    clear();
+    reg('http-long-lived-canary'); // starts with "h", as every evicted token URL does
+    reg('\u1068idden-canary'); // U+1068 falls in the same class of first characters as "h"
+    for (let i = 0; i < TRANSIENT_MAX * 2; i++)
+      reg(`http://127.0.0.1/echo/token-${String(i).padStart(8, '0')}`, { transient: true });
+    expect(red('a http-long-lived-canary b')).toBe('a *** b');
+    expect(red('x \u1068idden-canary')).toBe('x ***');
+    expect(red('hidden-canary')).toBe('hidden-canary');
+    clear();
+    expect(red('http-long-lived-canary')).toBe('http-long-lived-canary');
+  });
 });
