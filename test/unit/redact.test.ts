@@ -107,14 +107,15 @@ describe('redactDeep', () => {
 });
 
 describe('transient secrets', () => {
+  /** The registry module, emptied. */
+  const registry = async () => {
+    const m = await import('../../src/core/redact.js');
+    m.clearSecrets();
+    return m;
+  };
+
   it('keeps only the newest TRANSIENT_MAX forms, and never drops long-lived secrets', async () => {
-    const {
-      registerSecret: reg,
-      redact: red,
-      clearSecrets: clear,
-      TRANSIENT_MAX,
-    } = await import('../../src/core/redact.js');
-    clear();
+    const { registerSecret: reg, redact: red, clearSecrets: clear, TRANSIENT_MAX } = await registry();
     reg('long-lived-password-canary');
     for (let i = 0; i < TRANSIENT_MAX; i++)
       reg(`http://127.0.0.1/echo/token-${String(i).padStart(8, '0')}`, { transient: true });
@@ -127,13 +128,7 @@ describe('transient secrets', () => {
   });
 
   it('still finds a secret whose first character it shares with evicted ones, or with another class', async () => {
-    const {
-      registerSecret: reg,
-      redact: red,
-      clearSecrets: clear,
-      TRANSIENT_MAX,
-    } = await import('../../src/core/redact.js');
-    clear();
+    const { registerSecret: reg, redact: red, clearSecrets: clear, TRANSIENT_MAX } = await registry();
     reg('http-long-lived-canary'); // starts with "h", as every evicted token URL does
     reg('\u1068idden-canary'); // U+1068 falls in the same class of first characters as "h"
     for (let i = 0; i < TRANSIENT_MAX * 2; i++)
