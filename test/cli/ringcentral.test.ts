@@ -3,7 +3,7 @@
  * tests of issue 3, plus the spec check of every query parameter recpull sends.
  * `npm test` builds first (pretest); run `npx tsc -p tsconfig.build.json` before `npx vitest run` otherwise.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -476,6 +476,30 @@ describe('recpull ringcentral against the emulator', () => {
       ['ringcentral', 200],
       ['ringcentral-media', 200],
     ]);
+  });
+
+  it('--input: a list of recording ids with a row missing its id; the account is asked only once a row names a recording', async () => {
+    const s = await setup({ recordings: 4, heavy: perSecond(200) });
+    const [a, b] = s.sb.catalogue;
+    const list = join(s.dir, 'list.csv');
+    await writeFile(list, `recordingId,agent\n${a!.id},ann\n,bob\n${b!.id},cy\n`);
+    const r = await s.rc(['-i', list, '--json']);
+    expect(r.code, r.stderr).toBe(1); // one item failed
+    await expectIdentical(s, [a!.id, b!.id]);
+    const ev = events(r.stdout);
+    expect(ev.filter((e) => e.type === 'item-failed')).toEqual([
+      expect.objectContaining({ line: 3, error: expect.objectContaining({ code: 'E_INPUT' }) }),
+    ]);
+    expect(ev.at(-1)).toMatchObject({ type: 'run-end', counts: { done: 2, failed: 1 } });
+
+    // only rows without an id: each fails, and no call-log request is made for the account id
+    const bad = await setup({ recordings: 1, heavy: perSecond(200) });
+    const badList = join(bad.dir, 'bad.csv');
+    await writeFile(badList, 'recordingId,agent\n,ann\n,bob\n');
+    const rb = await bad.rc(['-i', badList, '--json']);
+    expect(rb.code, rb.stderr).toBe(1);
+    expect(events(rb.stdout).at(-1)).toMatchObject({ counts: { done: 0, failed: 2 } });
+    expect(bad.sb.log.filter((e) => e.path.endsWith('/call-log'))).toEqual([]);
   });
 
   it('sends only query parameters the spec defines for each operation, and never access_token', () => {

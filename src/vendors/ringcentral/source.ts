@@ -17,8 +17,8 @@
 import type { Readable } from 'node:stream';
 import { RecpullError } from '../../core/errors.js';
 import { type EventSink, now } from '../../core/events.js';
-import { field, readInputRows } from '../../core/input.js';
-import { scalarFields } from '../../core/input-refs.js';
+import { field, readInputBatches, readInputRows } from '../../core/input.js';
+import { rowItem, scalarFields } from '../../core/input-refs.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
 import type {
   FetchContext,
@@ -26,6 +26,7 @@ import type {
   InputRowError,
   MetaValue,
   RecordingRef,
+  RefItem,
   RunOutcome,
   Source,
 } from '../../core/source.js';
@@ -107,7 +108,7 @@ export class RingCentralSource implements Source {
     }
   }
 
-  async *refs(signal: AbortSignal): AsyncIterable<RecordingRef | InputRowError> {
+  async *refs(signal: AbortSignal): AsyncIterable<RefItem | RefItem[]> {
     const sel = this.o.selection;
     switch (sel.kind) {
       case 'range':
@@ -176,22 +177,34 @@ export class RingCentralSource implements Source {
     }
   }
 
-  /** `--input`: rows with a `recordingId` column (other columns become template fields). */
-  private async *fromList(input: Readable, signal: AbortSignal): AsyncIterable<RecordingRef | InputRowError> {
-    for await (const row of readInputRows(input)) {
-      if ('error' in row) {
-        yield { inputError: row.error, line: row.line };
-        continue;
+  /**
+   * `--input`: rows with a `recordingId` column (other columns become template fields), in arrays of up
+   * to 128 (`rowItem`, src/core/input-refs.ts). The account id is asked for at the first row that names a
+   * recording, as before: a list of unreadable rows sends nothing.
+   */
+  private async *fromList(input: Readable, signal: AbortSignal): AsyncIterable<RefItem[]> {
+    let account: string | undefined;
+    for await (const rows of readInputBatches(input)) {
+      let items: RefItem[] = [];
+      for (const row of rows) {
+        const id = 'error' in row ? undefined : field(row.fields, 'recordingId', 'recording_id', 'recording');
+        if (id !== undefined && account === undefined) {
+          if (items.length > 0) yield items; // the rows before are counted even if the account cannot be had
+          items = [];
+          account = await this.accountId(signal);
+        }
+        items.push(
+          rowItem(row, (readable) =>
+            id === undefined || account === undefined
+              ? {
+                  inputError: new RecpullError('E_INPUT', `line ${readable.line}: missing recordingId`),
+                  line: readable.line,
+                }
+              : { ...refFromId(account, id, scalarFields(readable.fields)), line: readable.line },
+          ),
+        );
       }
-      const id = field(row.fields, 'recordingId', 'recording_id', 'recording');
-      if (id === undefined) {
-        yield {
-          inputError: new RecpullError('E_INPUT', `line ${row.line}: missing recordingId`),
-          line: row.line,
-        };
-        continue;
-      }
-      yield { ...refFromId(await this.accountId(signal), id, scalarFields(row.fields)), line: row.line };
+      if (items.length > 0) yield items;
     }
   }
 
