@@ -66,7 +66,11 @@ function keyAt(text: string, i: number): number {
 }
 
 function add(value: string, isTransient: boolean): void {
-  if (value.length < MIN_SECRET_LENGTH || secrets.has(value)) return;
+  if (value.length < MIN_SECRET_LENGTH) return;
+  if (secrets.has(value)) {
+    if (!isTransient) transient.delete(value); // registered for good now: never evicted
+    return;
+  }
   secrets.add(value);
   (firstChars[value.charCodeAt(0) & FIRST_MASK] as number)++;
   const key = keyAt(value, 0);

@@ -136,6 +136,13 @@ describe('transient secrets', () => {
     expect(red('a http-long-lived-canary b')).toBe('a *** b');
     expect(red('x \u1068idden-canary')).toBe('x ***');
     expect(red('hidden-canary')).toBe('hidden-canary');
+
+    // a value first seen as a transient secret, then registered for good, is never evicted
+    reg('https://example.test/once-then-always', { transient: true });
+    reg('https://example.test/once-then-always');
+    for (let i = 0; i < TRANSIENT_MAX * 2; i++)
+      reg(`http://127.0.0.1/echo/later-${String(i).padStart(8, '0')}`, { transient: true });
+    expect(red('at https://example.test/once-then-always')).toBe('at ***');
     clear();
     expect(red('http-long-lived-canary')).toBe('http-long-lived-canary');
   });
