@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { parse as parseSync } from 'csv-parse/sync';
+import { createRequire } from 'node:module';
 import { RecpullError } from './errors.js';
 
 /** One row: 1-based `line` and its fields (CSV/TSV header names lower-cased and trimmed). */
@@ -326,6 +326,14 @@ function rowFields(header: string[], values: string[]): Record<string, unknown> 
   return fields;
 }
 
+let csvParseLoaded: typeof import('csv-parse/sync').parse | undefined;
+/** csv-parse's sync parser, loaded on the first record with a quote (~10 ms a run without one saves). */
+function csvParse(): typeof import('csv-parse/sync').parse {
+  csvParseLoaded ??= (createRequire(import.meta.url)('csv-parse/sync') as typeof import('csv-parse/sync'))
+    .parse;
+  return csvParseLoaded;
+}
+
 /**
  * Characters csv-parse's `trim` removes besides ASCII space and tab (its list of Unicode white space).
  * recpull keeps them: an NBSP or U+2028 at the end of an id is part of the id.
@@ -346,7 +354,7 @@ function parseRecord(record: string, delimiter: string): string[] {
     return values;
   }
   const parse = (text: string) =>
-    (parseSync(text, { delimiter, trim: true, relax_column_count: true }) as string[][])[0] ?? [];
+    (csvParse()(text, { delimiter, trim: true, relax_column_count: true }) as string[][])[0] ?? [];
   const kept = record.match(KEPT_SPACE);
   if (!kept) return parse(record);
   let marker = 0xe000; // a private-use character absent from the record

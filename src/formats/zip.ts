@@ -24,8 +24,16 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import yauzl, { type Entry, type ZipFile } from 'yauzl';
+import { createRequire } from 'node:module';
+import type { Entry, ZipFile } from 'yauzl';
 import { RecpullError, toRecpullError } from '../core/errors.js';
+
+let yauzlLoaded: typeof import('yauzl') | undefined;
+/** yauzl, loaded on the first zip (a run without bundles does not pay its ~10 ms of loading). */
+function yauzl(): typeof import('yauzl') {
+  yauzlLoaded ??= createRequire(import.meta.url)('yauzl') as typeof import('yauzl');
+  return yauzlLoaded;
+}
 
 /** Limits of one zip. Sizes in bytes. */
 export interface ZipLimits {
@@ -176,7 +184,7 @@ async function auditEntries(
   const dirKeys = new Set<string>();
   let declaredTotal = 0;
   const take = (entry: Entry): void => {
-    const raw = yauzl.getFileNameLowLevel(
+    const raw = yauzl().getFileNameLowLevel(
       entry.generalPurposeBitFlag,
       entry.fileNameRaw,
       entry.extraFields,
@@ -322,7 +330,7 @@ export async function extractZip(
   try {
     await rm(stagingDir, { recursive: true, force: true });
     try {
-      zip = await yauzl.openPromise(zipPath, {
+      zip = await yauzl().openPromise(zipPath, {
         lazyEntries: true,
         autoClose: false,
         decodeStrings: false,

@@ -2,7 +2,8 @@
  * The TTY display: an overall bar (finished / seen so far) with bytes and rate, plus one bar per item in
  * flight. Failures, notices and rate-limit waits are printed above the bars.
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressTypes from 'cli-progress';
 import type { EventHandlers } from '../core/events.js';
 import { escapeControls, formatBytes, formatDuration, summaryLine } from './format.js';
 import type { RenderOptions } from './index.js';
@@ -11,6 +12,8 @@ import type { RenderOptions } from './index.js';
 export function progressHandlers(
   opts: Pick<RenderOptions, 'verbose' | 'stderr'>,
 ): EventHandlers & { stop: () => void } {
+  // loaded here: only a terminal shows bars (cron and `--json` runs do not pay its ~10 ms of loading)
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes;
   const multi = new cliProgress.MultiBar(
     {
       stream: opts.stderr,
@@ -26,8 +29,8 @@ export function progressHandlers(
   );
   /** Logs one line above the bars, its values' control characters escaped. */
   const log = (line: string) => multi.log(`${escapeControls(line)}\n`);
-  let overall: cliProgress.SingleBar | undefined;
-  const active = new Map<string, cliProgress.SingleBar>();
+  let overall: cliProgressTypes.SingleBar | undefined;
+  const active = new Map<string, cliProgressTypes.SingleBar>();
   const counts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
   let seen = 0;
   let dryRun = false;
