@@ -117,9 +117,10 @@ export interface Source {
    */
   open?(ctx: OpenContext): Promise<void>;
   /**
-   * The recordings to fetch, lazily, one at a time or in arrays (a listing page, the rows of one chunk of
-   * an input list: `readInputBatches`); an array costs the run one `await` for all its items, which a
-   * nightly re-run over a million done rows notices. An input row that cannot be read is yielded as an
+   * The recordings to fetch, lazily, one at a time or in arrays (a listing page; up to 128 rows of an
+   * input list: `inputRefs` in src/core/input-refs.ts). An array costs the run one `await` for all its
+   * items, which a nightly re-run over a million done rows notices; the run still checks each item in
+   * order (duplicates, the output's lag, an abort between two items). An input row that cannot be read is yielded as an
    * `InputRowError` (code `E_INPUT`, with `line` in its message) so the run counts it as failed and goes on.
    */
   refs(signal: AbortSignal): AsyncIterable<RefItem | readonly RefItem[]>;
