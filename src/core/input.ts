@@ -14,8 +14,9 @@ export type InputRow =
   { line: number; fields: Record<string, unknown> } | { line: number; error: RecpullError };
 
 /**
- * Most rows per array of `readInputBatches`. Small on purpose: rows held while a batch is handled outlive
- * young-generation collections (a whole 64 KiB chunk, about a thousand rows, cost 18 MB more peak RSS).
+ * Most lines per array of `readLines`, so most rows per array of `readInputBatches`. Small on purpose:
+ * rows held while an array is handled outlive young-generation collections (a whole 64 KiB chunk, about a
+ * thousand rows, cost 18 MB more peak RSS).
  */
 const BATCH_ROWS = 128;
 
@@ -56,10 +57,10 @@ export async function* readInputRows(stream: Readable): AsyncGenerator<InputRow>
 }
 
 /**
- * The rows of `readInputRows`, in the same order, as one array per chunk of input read (each array holds
- * at least one row; a chunk of 64 KiB is about a thousand rows of a typical list). A source that yields
- * its refs in batches (`Source.refs`) costs the run one `await` per chunk instead of one per row: a
- * re-run over 100 000 done rows spent a fifth of its time passing single rows through async generators.
+ * The rows of `readInputRows`, in the same order, in arrays of at most `BATCH_ROWS` (128), never empty,
+ * none waiting for input beyond the chunk that completed its rows. A source that yields its refs in
+ * arrays (`Source.refs`) costs the run one `await` per array instead of one per row: a re-run over
+ * 100 000 done rows spent a fifth of its time passing single rows through async generators.
  */
 export async function* readInputBatches(stream: Readable): AsyncGenerator<InputRow[]> {
   const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
@@ -96,9 +97,10 @@ type Line = { line: number; text: string } | { line: number; error: string };
 
 /**
  * Splits a byte stream into lines at `\n`, `\r\n` or a lone `\r` (never at U+2028/U+2029, which may be
- * part of a value), yielding the lines each chunk completes as one array. A line is decoded as strict
- * UTF-8; one that is longer than `MAX_LINE_BYTES`, is not UTF-8 or holds a NUL byte is reported as an error
- * (its bytes are dropped as they come, so memory stays bounded), and the lines after it still come.
+ * part of a value), yielding the lines each chunk completes in arrays of at most `BATCH_ROWS`. A line is
+ * decoded as strict UTF-8; one that is longer than `MAX_LINE_BYTES`, is not UTF-8 or holds a NUL byte is
+ * reported as an error (its bytes are dropped as they come, so memory stays bounded), and the lines after
+ * it still come.
  *
  * The whole lines inside a chunk (after the line it continues, if any) are decoded with one call when
  * that run of bytes holds no NUL and no CR and decodes cleanly (a 100 000-row list: one decode per 64 KiB
@@ -179,13 +181,13 @@ async function* readLines(stream: Readable): AsyncGenerator<Line[]> {
     if (lines.length > 0) {
       const done = lines;
       lines = [];
-      yield done;
+      yield* inArrays(done);
     }
   }
   if (size > 0 || tooLong) {
     trimFinalCr();
     finish();
-    yield lines;
+    yield* inArrays(lines);
   }
   function trimFinalCr() {
     const last = parts[parts.length - 1];
@@ -194,6 +196,12 @@ async function* readLines(stream: Readable): AsyncGenerator<Line[]> {
       size--;
     }
   }
+}
+
+/** `items` in arrays of at most `BATCH_ROWS`, in order (`items` itself when it is short enough). */
+function* inArrays<T>(items: T[]): Generator<T[]> {
+  if (items.length <= BATCH_ROWS) yield items;
+  else for (let i = 0; i < items.length; i += BATCH_ROWS) yield items.slice(i, i + BATCH_ROWS);
 }
 
 /** Removes ASCII spaces and tabs at both ends; every other character (NBSP, U+2028...) is kept. */
@@ -206,12 +214,8 @@ export function trimAscii(s: string): string {
 
 async function* ndjsonBatches(stream: Readable): AsyncGenerator<InputRow[]> {
   for await (const batch of readLines(stream)) {
-    let rows: InputRow[] = [];
+    const rows: InputRow[] = [];
     for (const read of batch) {
-      if (rows.length >= BATCH_ROWS) {
-        yield rows;
-        rows = [];
-      }
       const line = read.line;
       if ('error' in read) {
         rows.push({ line, error: new RecpullError('E_INPUT', `line ${line}: ${read.error}`) });
@@ -237,21 +241,18 @@ async function* ndjsonBatches(stream: Readable): AsyncGenerator<InputRow[]> {
 }
 
 /**
- * CSV/TSV rows as soon as their line arrives (one array per chunk read): lines are joined while a quoted field is open (RFC 4180
- * allows newlines inside quotes), then each record is parsed by csv-parse's sync parser. (csv-parse's
- * stream holds back the last record until more input comes, which would stall a pipe by one row.)
+ * CSV/TSV rows as soon as their line arrives (one array per array of lines): lines are joined while a
+ * quoted field is open (RFC 4180 allows newlines inside quotes), then each record is parsed by csv-parse's
+ * sync parser. (csv-parse's stream holds back the last record until more input comes, which would stall
+ * a pipe by one row.)
  */
 async function* delimitedBatches(stream: Readable, delimiter: string): AsyncGenerator<InputRow[]> {
   let header: string[] | undefined;
   let pending = '';
   let startLine = 0;
   for await (const batch of readLines(stream)) {
-    let rows: InputRow[] = [];
+    const rows: InputRow[] = [];
     for (const read of batch) {
-      if (rows.length >= BATCH_ROWS) {
-        yield rows;
-        rows = [];
-      }
       const line = read.line;
       if ('error' in read) {
         const at = pending === '' ? line : startLine;
