@@ -259,7 +259,10 @@ export class Manifest {
   private constructor(
     readonly path: string,
     private readonly fh: FileHandle,
-    /** The index, caught up with the JSONL; also answers `lookup` (first sight in the run) and path owners for the run. */
+    /**
+     * The index, caught up with the JSONL; also answers `lookup` (first sight in the run) and path owners
+     * for the run.
+     */
     readonly index: ManifestIndex,
     /** Line numbers that could not be read (reported once per run as a notice). */
     readonly badLines: number[],

@@ -6,8 +6,9 @@
  * synchronous) the paths go to it in batches: it `stat`s them while the main thread reads and looks up
  * the next rows. Results are handed back in the order the values were added, so events and downloads
  * keep the input's order. A worker that cannot start or dies is replaced by synchronous `stat`s: the
- * answer is the same, only slower. Measured on a 2-vCPU VM, alternated runs: a re-run over 100 000 done keys 3.0 s →
- * 2.7 s (mean of 4), over 1 000 000 22.7–27.1 s → 17.2–18.3 s; the worker's isolate costs about 16 MB.
+ * answer is the same, only slower. Measured on a 2-vCPU VM, alternated runs: a re-run over 100 000 done
+ * keys 3.0 s → 2.7 s (mean of 4), over 1 000 000 22.7–27.1 s → 17.2–18.3 s; the worker's isolate costs
+ * about 16 MB.
  */
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -277,7 +278,7 @@ function absolute(out: string, rel: string): string {
  * True when every file is on disk with its recorded size; false when one is missing, of another size,
  * outside `out`, or cannot be examined.
  */
-export function filesPresent(out: string, files: readonly IndexedFile[]): boolean {
+function filesPresent(out: string, files: readonly IndexedFile[]): boolean {
   for (const f of files) if (sizeOf(absolute(out, f.path)) !== f.bytes) return false;
   return true;
 }

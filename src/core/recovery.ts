@@ -17,8 +17,8 @@ import { checkOutFolder, forgetRealFolders, PathAllocator } from './paths.js';
 /** What a run works with. `manifest` and `journal` are absent in a dry run. */
 export interface FolderState {
   /**
-   * The manifest's index: `entry(key)` (status and files of a key's last line), `lookup(key).first` (duplicate
-   * keys within this run). Closed by `manifest.close()`, or by `release()` in a dry run.
+   * The manifest's index: `entry(key)` (status and files of a key's last line), `lookup(key).first`
+   * (duplicate keys within this run). Closed by `manifest.close()`, or by `release()` in a dry run.
    */
   index: ManifestIndex;
   manifest?: Manifest;

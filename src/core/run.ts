@@ -13,14 +13,7 @@ import { type EventSink, now, type RunCounts } from './events.js';
 import { type PresenceOptions, PresencePipeline } from './presence.js';
 import { errorInfo, type ItemContext, recordFailure, runItem, untilAborted, WorkQueue } from './queue.js';
 import { openFolder } from './recovery.js';
-import {
-  type InputRowError,
-  isInputRowError,
-  type RecordingRef,
-  type RefItem,
-  type RunOutcome,
-  type Source,
-} from './source.js';
+import { isInputRowError, type RecordingRef, type RefItem, type RunOutcome, type Source } from './source.js';
 import {
   checkTemplate,
   isBlank,
@@ -149,7 +142,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
    * presence checks said so), which is skipped. A promise only when there is something to wait for (a
    * skip, the common case of a nightly re-run, costs no promise and no turn of the microtask queue).
    */
-  const handle = (item: RecordingRef | InputRowError, present: boolean): Promise<void> | undefined => {
+  const handle = (item: RefItem, present: boolean): Promise<void> | undefined => {
     if (isInputRowError(item))
       return recordFailure({ key: `line ${item.line}`, line: item.line }, item.inputError, 0, items);
     if (present) {

@@ -188,21 +188,21 @@ export class RingCentralSource implements Source {
       let items: RefItem[] = [];
       for (const row of rows) {
         const id = 'error' in row ? undefined : field(row.fields, 'recordingId', 'recording_id', 'recording');
-        if (id !== undefined && account === undefined) {
+        if ('error' in row || id === undefined) {
+          items.push(
+            rowItem(row, (r) => ({
+              inputError: new RecpullError('E_INPUT', `line ${r.line}: missing recordingId`),
+              line: r.line,
+            })),
+          );
+          continue;
+        }
+        if (account === undefined) {
           if (items.length > 0) yield items; // the rows before are counted even if the account cannot be had
           items = [];
           account = await this.accountId(signal);
         }
-        items.push(
-          rowItem(row, (readable) =>
-            id === undefined || account === undefined
-              ? {
-                  inputError: new RecpullError('E_INPUT', `line ${readable.line}: missing recordingId`),
-                  line: readable.line,
-                }
-              : { ...refFromId(account, id, scalarFields(readable.fields)), line: readable.line },
-          ),
-        );
+        items.push({ ...refFromId(account, id, scalarFields(row.fields)), line: row.line });
       }
       if (items.length > 0) yield items;
     }
