@@ -4,6 +4,7 @@
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import {
@@ -230,6 +231,10 @@ describe('recpull noojee against the emulator', () => {
   });
 
   it('--since-last: reads the cursor, moves it only after a successful run and only as far as the listing covered', async () => {
+    // Each run lists the hours that ended 5 minutes before by its own clock. Start clear of the
+    // moment one more hour qualifies (hh:05), so that the three runs agree on the last hour.
+    const untilNextHour = HOUR - ((Date.now() - 5 * 60_000) % HOUR);
+    if (untilNextHour < 40_000) await sleep(untilNextHour + 1000);
     const now = Date.now();
     const s = await setup(
       {
@@ -262,11 +267,17 @@ describe('recpull noojee against the emulator', () => {
     );
 
     s.sb.catalogue.find((c) => c.uniqueId === 'secret.1')!.state = 'done';
+    const okFrom = Date.now();
     const ok = await s.cli(['--since-last', '--no-progress']);
+    const okTo = Date.now();
     expect(ok.code, ok.stderr).toBe(0);
     const end = Date.parse(JSON.parse(await readFile(cursorFile, 'utf8')).end);
     expect(end % HOUR).toBe(0); // the end of the last listed PBX hour (Sydney: whole UTC hours)…
-    expect(end).toBeLessThanOrEqual(now - 5 * 60_000); // …one that had ended 5 minutes before
+    // …the last one that had ended 5 minutes before the run: bracketed by the clock around the
+    // CLI run, since the run's own clock may cross an hour + 5 minutes after the test's `now`.
+    const lastEnded = (t: number) => Math.floor((t - 5 * 60_000) / HOUR) * HOUR;
+    expect(end).toBeGreaterThanOrEqual(lastEnded(okFrom));
+    expect(end).toBeLessThanOrEqual(lastEnded(okTo));
     const keys = new Set((await manifestLines(s.out)).filter((l) => l.status === 'done').map((l) => l.key));
     expect(keys.has('noojee:uid:fresh.1')).toBe(false);
     expect(keys.size).toBe(5);
@@ -279,5 +290,5 @@ describe('recpull noojee against the emulator', () => {
     // From the cursor minus the 15-minute overlap: the one hour before it, at most.
     expect(s.sb.log.slice(logFrom).filter((e) => e.op === 'listing').length).toBeLessThanOrEqual(1);
     expect(Date.parse(JSON.parse(await readFile(cursorFile, 'utf8')).end)).toBe(end);
-  });
+  }, 120_000);
 });
