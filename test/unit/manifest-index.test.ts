@@ -17,6 +17,7 @@ import {
   manifestPath,
   openManifestView,
 } from '../../src/core/manifest.js';
+import { parseFiles } from '../../src/core/manifest-index.js';
 import { PathAllocator } from '../../src/core/paths.js';
 import type { PresenceOptions } from '../../src/core/presence.js';
 import { openFolder } from '../../src/core/recovery.js';
@@ -290,6 +291,62 @@ describe('manifest index', () => {
       for (const k of ['a', 'b', 'c', 'new', 'later']) expect(m.index.lookup(k).first).toBe(true); // a new run
       expect(m.index.summary()).toEqual({ done: 5, failed: 0, bytes: 15 });
     });
+  });
+
+  it('gives back every path and size as appended, before and after a reopen (escapes, quotes, several files)', async () => {
+    const out = await tempDir();
+    const paths = [
+      'a/b.wav',
+      'q"uote.wav',
+      'back\\slash.wav',
+      'tab\there.wav',
+      'lone\ud800.wav',
+      'ütf/日本.wav',
+      '0.wav',
+      '',
+    ];
+    const records = paths.map((p, i) => ({
+      ...rec(`k${i}`, 'done', p),
+      files: [{ ...rec('x').files[0]!, path: p, bytes: i * 1000 }],
+    }));
+    const two: ManifestRecord = {
+      ...rec('two'),
+      files: [
+        { path: 'one.wav', bytes: 5, sha256: 'x', contentType: 'audio/wav' },
+        { path: 'one.json', bytes: 70, sha256: 'y', contentType: 'application/json' },
+      ],
+    };
+    const expected = (r: ManifestRecord) => r.files.map(({ path, bytes }) => ({ path, bytes }));
+    await withManifest(out, async (m) => {
+      for (const r of [...records, two]) await m.append(r);
+      for (const r of [...records, two]) expect(m.index.entry(r.key)?.files).toEqual(expected(r));
+    });
+    await withManifest(out, (m) => {
+      for (const r of [...records, two]) expect(m.index.entry(r.key)?.files).toEqual(expected(r));
+    });
+  });
+
+  it('parseFiles reads what JSON.parse reads, and leaves non-canonical JSON to it', () => {
+    const cases = [
+      '[["a/b.wav",262188]]',
+      '[["a/b.wav",0]]',
+      '[["a\\"b.wav",1]]',
+      '[["a\\\\b.wav",1]]',
+      '[["a\\u0000b.wav",7]]',
+      '[["a.wav",1],["b.json",2]]',
+      '[["",3]]',
+      '[]',
+      '[["a.wav",1.5]]',
+      '[["a.wav",1e3]]',
+      '[["a.wav",123456789012345678]]',
+      '[["a.wav",-1]]',
+    ];
+    for (const json of cases) {
+      const want = (JSON.parse(json) as [string, number][]).map(([path, bytes]) => ({ path, bytes }));
+      expect(parseFiles(json), json).toEqual(want);
+    }
+    // not JSON at all (a leading zero, no number): never read by position
+    for (const json of ['[["a.wav",012]]', '[["a.wav",]]']) expect(() => parseFiles(json)).toThrow();
   });
 
   it('gives the PathAllocator the owners of done files without loading them', async () => {
