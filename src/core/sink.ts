@@ -23,6 +23,7 @@ import {
   resolveInsideOut,
 } from './paths.js';
 import type { FetchedBody } from './source.js';
+import { youngCollections } from './young-gc.js';
 
 /** Create or truncate for writing, refusing to follow a symlink at the path (`O_NOFOLLOW`). */
 const WRITE_NO_FOLLOW = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
@@ -137,6 +138,7 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
     let batch: Uint8Array[] = [];
     let batched = 0;
     const flush = async (): Promise<void> => {
+      youngCollections.streamed(batched); // frees the read buffers written so far (src/core/young-gc.ts)
       if (batched > 0) await writes.start(batch, batched, bytes);
       batch = [];
       batched = 0;

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   startTimplusSandbox,
@@ -11,7 +12,16 @@ import {
   type TimplusSandbox,
   type TimplusSandboxOptions,
 } from '../../src/sandbox/timplus/index.js';
-import { events, manifestLines, runCli, startCli, tempDir, waitFor, writeConfig } from '../helpers/cli.js';
+import {
+  BIN,
+  events,
+  manifestLines,
+  runCli,
+  startCli,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from '../helpers/cli.js';
 
 const sandboxes: TimplusSandbox[] = [];
 afterEach(async () => {
@@ -75,6 +85,24 @@ const downloads = (s: TimplusSandbox) =>
   s.log.filter((e) => e.server === 'timplus-echo' || e.path === '/voice.wav').length;
 
 describe('recpull timplus against the sandbox', () => {
+  it('a 10 MiB recording: the sink asks V8 for a young collection at every 4 MiB written (two in its GC trace)', async () => {
+    const MiB = 1024 * 1024;
+    const s = await setup({ recordings: 1, minBytes: 10 * MiB, maxBytes: 10 * MiB });
+    // the launcher as it is, with V8's GC trace turned on first (collections asked for are "testing")
+    const traced = join(s.dir, 'traced.mjs');
+    await writeFile(
+      traced,
+      `import { setFlagsFromString } from 'node:v8';\nsetFlagsFromString('--trace-gc');\nawait import(${JSON.stringify(pathToFileURL(BIN).href)});\n`,
+    );
+    const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--no-progress'], {
+      bin: traced,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    await expectAllIdentical(s);
+    const asked = r.stdout.split('\n').filter((l) => /Scavenge.*testing/.test(l));
+    expect(asked).toHaveLength(2); // at 4 and 8 MiB
+  });
+
   it('1+2: downloads 50 recordings with -j 8, then skips all 50 without touching the download endpoints', async () => {
     const s = await setup();
     const first = await runCli(
