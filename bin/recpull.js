@@ -16,18 +16,14 @@ if (have[0] < need[0] || (have[0] === need[0] && have[1] < need[1])) {
 // baseline compiler and then again with its optimising one on background threads, which cost about 10 MB
 // resident for a parser that only reads headers (one 1 GiB recording: 117.5 -> 107.4 MB peak, 3
 // alternated runs; 2000 x 256 KiB at -j16: the same throughput). The flags must be set before anything
-// is loaded; Node 22 and 24 know them.
+// is loaded (bin/v8-flags.js holds them); Node 22 and 24 know them.
 // --expose-gc lets the sink ask for a young-generation collection every 4 MiB a download writes, which
 // frees the socket's read buffers sooner (one 1 GiB recording: 108 -> 97 MB peak; src/core/young-gc.ts).
 // Node's compile cache (in the system's temp folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off) keeps
 // V8's compiled code of recpull and its modules between runs: measured 0.42 s -> 0.37 s for a run that
 // only starts and stops. A cache that cannot be written is skipped by Node, silently.
-import('node:v8')
-  .then((v8) =>
-    v8.setFlagsFromString(
-      '--semi-space-growth-factor=1 --no-wasm-tier-up --no-wasm-dynamic-tiering --expose-gc',
-    ),
-  )
+Promise.all([import('node:v8'), import('./v8-flags.js')])
+  .then(([v8, { V8_FLAGS }]) => v8.setFlagsFromString(V8_FLAGS))
   .catch(() => {})
   .then(() => import('node:module'))
   .then((m) => m.enableCompileCache?.())

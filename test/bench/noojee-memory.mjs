@@ -2,7 +2,8 @@
  * Memory bench of Noojee retrieval (issue 10, test 10): one recording of 500 MB (BENCH_NOOJEE_MB) served by
  * the Noojee emulator as an Axis 1 envelope of base64 wrapped at 76 columns (about 690 MB on the wire),
  * fetched through the real path — NoojeeSource → NoojeeClient → soap-text/base64-stream decoding → the sink
- * (runDownloads) — into a temp folder by a child process whose peak RSS is reported. Must stay under 200 MB.
+ * (runDownloads) — into a temp folder by a child process whose peak RSS is reported; the child runs under the
+ * V8 flags the launcher sets (bin/v8-flags.js), as `recpull noojee` does. Must stay under 200 MB.
  * A bench, not a test: it prints a table and one JSON line, and exits 1 when the limit is broken or the
  * file differs from the emulator's WAV (sha256).
  *
@@ -20,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { V8_FLAGS } from '../../bin/v8-flags.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const DIST = resolve(process.env.RECPULL_DIST ?? fileURLToPath(new URL('../../dist', import.meta.url)));
@@ -95,7 +97,8 @@ async function parent() {
     const cfg = JSON.stringify({ url: sb.url, username: sb.username, uniqueId });
     const t0 = performance.now();
     const text = await new Promise((resolveRun, reject) => {
-      const p = spawn(process.execPath, [HERE, '--child', cfg, out], {
+      // under the V8 flags the launcher sets, as `recpull noojee` runs (bin/v8-flags.js)
+      const p = spawn(process.execPath, [...V8_FLAGS.split(' '), HERE, '--child', cfg, out], {
         stdio: ['ignore', 'pipe', 'inherit'],
         env: { ...process.env, RECPULL_DIST: DIST },
       });
