@@ -35,6 +35,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { V8_FLAGS } from '../../bin/v8-flags.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const BIN = fileURLToPath(new URL('../../bin/recpull.js', import.meta.url));
@@ -115,9 +116,10 @@ function fixture(dir, n, bytes) {
  */
 async function measure(dir, args) {
   const rssFile = join(dir, `rss-${process.pid}`);
-  // the launcher users run (it sets V8 flags before loading the CLI; the wrapper does not) when it measures
-  // this build and GNU time reads the peak; otherwise the wrapper (another build, or its own RSS report)
-  const node = TIME && !process.env.RECPULL_DIST ? [BIN, ...args] : [HERE, '--cli', ...args];
+  // the launcher users run when it measures this build and GNU time reads the peak; otherwise the wrapper
+  // (another build, or its own RSS report), under the launcher's V8 flags (bin/v8-flags.js)
+  const node =
+    TIME && !process.env.RECPULL_DIST ? [BIN, ...args] : [...V8_FLAGS.split(' '), HERE, '--cli', ...args];
   const [cmd, argv] = TIME
     ? [TIME, ['-f', '%M', '-o', rssFile, process.execPath, ...node]]
     : [process.execPath, node];
