@@ -1,6 +1,6 @@
 /**
  * Young-generation collections paced by the bytes a download streams. Each socket read lands in a fresh
- * ArrayBuffer (64 KiB) that is freed only when V8 next collects its young generation, and V8 paces those
+ * ArrayBuffer (up to 64 KiB) that is freed only when V8 next collects its young generation, and V8 paces those
  * collections by the JavaScript objects allocated, which one fast download makes few of: between two
  * collections up to about 16 MB of read buffers waited as garbage (one 1 GiB recording: 108 MB peak RSS).
  * Asking for a young collection every 4 MiB written keeps that near 4 MB: 97 MB for the same recording,
