@@ -189,9 +189,17 @@ function waitersOf(signal: AbortSignal): Set<() => void> {
   return set;
 }
 
-/** Resolves with `promise`'s value, or with undefined as soon as `signal` aborts (a pipe may never end). */
+/**
+ * Resolves with `promise`'s value, or with undefined as soon as `signal` aborts (a pipe may never end).
+ * A rejection of `promise` after the abort is observed and dropped, never left unhandled: an interrupted
+ * source rejects what it was doing (a rate-limit wait throws `E_ABORTED`), and Node would end the process
+ * with an unhandled rejection instead of the run's `run-end` and exit 130.
+ */
 export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.resolve(undefined);
+  }
   const waiters = waitersOf(signal);
   return new Promise<T | undefined>((resolve, reject) => {
     const onAbort = () => resolve(undefined);

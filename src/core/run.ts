@@ -182,6 +182,8 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     for (;;) {
       const lag = outputLag();
       if (lag) await lag;
+      // stopped (during `open`, a lag or the last array): no more refs are asked for
+      if (stop.signal.aborted) break;
       presence.beforeWait(); // a source that makes the run wait gets what is pending handed over
       const next = await untilAborted(iterator.next(), stop.signal);
       const flushedMeanwhile = presence.afterWait();

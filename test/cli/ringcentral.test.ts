@@ -20,6 +20,7 @@ import {
   runCli,
   startCli,
   tempDir,
+  waitFor,
   writeConfig,
 } from '../helpers/cli.js';
 import { allowedQueryParams } from '../helpers/ringcentral-spec.js';
@@ -114,6 +115,28 @@ async function expectIdentical(s: Setup, ids: string[]): Promise<void> {
 }
 
 describe('recpull ringcentral against the emulator', () => {
+  it('SIGINT while the sign-in waits out an Auth penalty: exit 130, run-end last, no internal error, lock released', async () => {
+    // two Auth requests a minute: the first run's sign-in and its revoke use them up
+    const s = await setup({ recordings: 3, auth: { limit: 2, windowS: 60, penaltyS: 60 } });
+    const first = await s.rc([]);
+    expect(first.code, first.stderr).toBe(0);
+    const cli = startCli(['ringcentral', '-c', s.config, '-o', s.out, '--no-progress', '--json'], {
+      cwd: s.dir,
+    });
+    await waitFor(() => cli.stdout().includes('"rate-limit-wait"'), 'the Auth penalty wait');
+    cli.child.kill('SIGINT');
+    const r = await cli.closed;
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.code, r.stderr).toBe(130);
+    const lines = events(r.stdout);
+    expect(lines.find((e) => e.type === 'rate-limit-wait')).toMatchObject({
+      group: 'Auth',
+      reason: 'penalty',
+    });
+    expect(lines.at(-1)).toMatchObject({ type: 'run-end', exitCode: 130, interrupted: true });
+    expect(await readdir(join(s.out, '.recpull'))).not.toContain('lock.pid');
+  });
+
   it(
     '1: 300 recordings over 3 call-log pages at 10 requests per 1 s: all identical, no 429, the request log paced at the limit',
     {

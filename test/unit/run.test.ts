@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { RecpullError } from '../../src/core/errors.js';
 import type { RunEvent } from '../../src/core/events.js';
+import { untilAborted } from '../../src/core/queue.js';
 import { runDownloads } from '../../src/core/run.js';
 import { bodyError } from '../../src/core/sink.js';
 import type { FetchedBody, InputRowError, RecordingRef, Source } from '../../src/core/source.js';
@@ -213,6 +214,67 @@ describe('runDownloads', () => {
     expect(aborted.result.interrupted).toBe(true);
     expect(aborted.result.counts.wouldFetch).toBe(6); // a, n0..n4
     expect(seen.filter((e) => e.type === 'item-skipped')).toHaveLength(6);
+  });
+
+  it('an interrupt while the source opens (a rate-limit wait): run-end, interrupted, no ref asked for, nothing unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const stop = new AbortController();
+      let asked = 0;
+      const waiting: Source = {
+        ...source([ref('a')], () => () => wavBody('a')),
+        // like a sign-in waiting out an Auth penalty: settles only when the run's signal aborts
+        open: ({ signal }) =>
+          new Promise<void>((_, reject) =>
+            signal.addEventListener('abort', () => reject(new RecpullError('E_ABORTED', 'interrupted'))),
+          ),
+        async *refs(signal: AbortSignal) {
+          asked++;
+          // like a listing whose next request waits for the same limiter: refuses at once once stopped
+          if (signal.aborted) throw new RecpullError('E_ABORTED', 'interrupted');
+          yield ref('a');
+        },
+      };
+      const events: RunEvent[] = [];
+      const pending = run(waiting, {
+        signal: stop.signal,
+        emit: (e) => {
+          events.push(e);
+          if (e.type === 'run-start') setTimeout(() => stop.abort(), 5);
+        },
+      });
+      const { result } = await pending;
+      await new Promise((r) => setTimeout(r, 20)); // a dropped rejection would surface by now
+      expect(result.interrupted).toBe(true);
+      expect(events.at(-1)).toMatchObject({ type: 'run-end', interrupted: true });
+      expect(asked).toBe(0);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('untilAborted observes a promise it gives up on: a later rejection is not unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const stop = new AbortController();
+      stop.abort();
+      const late = new Promise((_, reject) => setTimeout(() => reject(new Error('late')), 5));
+      expect(await untilAborted(late, stop.signal)).toBeUndefined();
+      const live = new AbortController();
+      const later = new Promise((_, reject) => setTimeout(() => reject(new Error('later')), 10));
+      const waited = untilAborted(later, live.signal);
+      live.abort();
+      expect(await waited).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 30));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('claims --metadata sidecars through the path allocator: a.wav and a.mp3 of two keys never share a.json', async () => {
