@@ -46,6 +46,20 @@ const wavBody = (id: string): FetchedBody => {
   return { body: Readable.from([b]), contentType: 'audio/wav', length: b.length };
 };
 
+/** The unhandled rejections while `fn` runs and 30 ms after it (by then a dropped one has surfaced). */
+async function unhandledDuring(fn: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const onUnhandled = (err: unknown) => seen.push(err);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await fn();
+    await new Promise((r) => setTimeout(r, 30));
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  return seen;
+}
+
 async function run(src: Source, extra: Partial<Parameters<typeof runDownloads>[1]> = {}) {
   const out = await tempDir();
   const events: RunEvent[] = [];
@@ -217,50 +231,41 @@ describe('runDownloads', () => {
   });
 
   it('an interrupt while the source opens (a rate-limit wait): run-end, interrupted, no ref asked for, nothing unhandled', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (err: unknown) => unhandled.push(err);
-    process.on('unhandledRejection', onUnhandled);
-    try {
-      const stop = new AbortController();
-      let asked = 0;
-      const waiting: Source = {
-        ...source([ref('a')], () => () => wavBody('a')),
-        // like a sign-in waiting out an Auth penalty: settles only when the run's signal aborts
-        open: ({ signal }) =>
-          new Promise<void>((_, reject) =>
-            signal.addEventListener('abort', () => reject(new RecpullError('E_ABORTED', 'interrupted'))),
-          ),
-        async *refs(signal: AbortSignal) {
-          asked++;
-          // like a listing whose next request waits for the same limiter: refuses at once once stopped
-          if (signal.aborted) throw new RecpullError('E_ABORTED', 'interrupted');
-          yield ref('a');
-        },
-      };
-      const events: RunEvent[] = [];
-      const pending = run(waiting, {
+    const stop = new AbortController();
+    let asked = 0;
+    const waiting: Source = {
+      ...source([ref('a')], () => () => wavBody('a')),
+      // like a sign-in waiting out an Auth penalty: settles only when the run's signal aborts
+      open: ({ signal }) =>
+        new Promise<void>((_, reject) =>
+          signal.addEventListener('abort', () => reject(new RecpullError('E_ABORTED', 'interrupted'))),
+        ),
+      async *refs(signal: AbortSignal) {
+        asked++;
+        // like a listing whose next request waits for the same limiter: refuses at once once stopped
+        if (signal.aborted) throw new RecpullError('E_ABORTED', 'interrupted');
+        yield ref('a');
+      },
+    };
+    const events: RunEvent[] = [];
+    let result: Awaited<ReturnType<typeof run>>['result'] | undefined;
+    const unhandled = await unhandledDuring(async () => {
+      ({ result } = await run(waiting, {
         signal: stop.signal,
         emit: (e) => {
           events.push(e);
           if (e.type === 'run-start') setTimeout(() => stop.abort(), 5);
         },
-      });
-      const { result } = await pending;
-      await new Promise((r) => setTimeout(r, 20)); // a dropped rejection would surface by now
-      expect(result.interrupted).toBe(true);
-      expect(events.at(-1)).toMatchObject({ type: 'run-end', interrupted: true });
-      expect(asked).toBe(0);
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+      }));
+    });
+    expect(result?.interrupted).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', interrupted: true });
+    expect(asked).toBe(0);
+    expect(unhandled).toEqual([]);
   });
 
   it('untilAborted observes a promise it gives up on: a later rejection is not unhandled', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (err: unknown) => unhandled.push(err);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    const unhandled = await unhandledDuring(async () => {
       const stop = new AbortController();
       stop.abort();
       const late = new Promise((_, reject) => setTimeout(() => reject(new Error('late')), 5));
@@ -270,11 +275,8 @@ describe('runDownloads', () => {
       const waited = untilAborted(later, live.signal);
       live.abort();
       expect(await waited).toBeUndefined();
-      await new Promise((r) => setTimeout(r, 30));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
+    expect(unhandled).toEqual([]);
   });
 
   it('claims --metadata sidecars through the path allocator: a.wav and a.mp3 of two keys never share a.json', async () => {
