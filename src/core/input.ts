@@ -367,7 +367,9 @@ function parseRecord(record: string, delimiter: string): string[] {
 
 /**
  * A field of a row as a string without ASCII spaces and tabs at its ends (other characters are part of
- * the value), matching the name (ASCII) case-insensitively; undefined when missing, null or blank.
+ * the value), matching the name (ASCII) case-insensitively; undefined when missing, null or blank, and
+ * when an NDJSON row gives an object or array there (it names no recording: sent on, it would be the
+ * text `[object Object]`).
  */
 export function field(fields: Record<string, unknown>, ...names: string[]): string | undefined {
   for (const name of names) {
@@ -378,7 +380,7 @@ export function field(fields: Record<string, unknown>, ...names: string[]): stri
       if (k.length !== wanted.length || (k !== wanted && k.toLowerCase() !== wanted)) continue;
       if (!Object.hasOwn(fields, k)) continue;
       const v = fields[k];
-      if (v !== undefined && v !== null) {
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
         const text = trimAscii(String(v));
         if (text !== '') return text;
       }

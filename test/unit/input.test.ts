@@ -135,4 +135,12 @@ describe('field()', () => {
     expect(field({ '\u0130d': 'dotted' }, 'id')).toBeUndefined(); // "İd" lower-cases to "i̇d", not "id"
     expect(field({ ids: 'no', i: 'no' }, 'id')).toBeUndefined();
   });
+
+  it('reads numbers and booleans as text, and an object or array (NDJSON) as no value', () => {
+    expect(field({ id: 42 }, 'id')).toBe('42');
+    expect(field({ id: true }, 'id')).toBe('true');
+    expect(field({ id: { a: 1 } }, 'id')).toBeUndefined();
+    expect(field({ id: [1, 2] }, 'id')).toBeUndefined();
+    expect(field({ id: { a: 1 }, ID: 'next' }, 'id')).toBe('next'); // the next column of that name
+  });
 });
