@@ -38,14 +38,19 @@ export interface OpenFolderOptions {
 }
 
 /**
- * Opens the output folder for a run. Throws `E_USAGE` (`out` is a file, or its `.recpull` is not a real
- * folder), `E_IO` (cannot create the state folder), `E_LOCKED` (another run holds the lock), or what reading
- * the manifest throws; on a throw nothing stays locked.
+ * Opens the output folder for a run. Throws `E_USAGE` (`out` is a file, its `.recpull` is not a real
+ * folder, or `out` cannot be created or written as given: `UNUSABLE_OUT`), `E_IO` (the disk fails),
+ * `E_LOCKED` (another run holds the lock), or what reading the manifest throws; on a throw nothing stays
+ * locked.
  */
 export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> {
   const { out, emit } = opts;
   forgetRealFolders(); // folders seen by an earlier run in this process may be gone
-  await checkOutFolder(out);
+  try {
+    await checkOutFolder(out);
+  } catch (err) {
+    throw outFolderError(err, `cannot use --out ${out}`);
+  }
   if (opts.dryRun) {
     const view = await openManifestView(out); // look, touch nothing
     return { index: view.index, paths: allocatorFor(out, view.index), release: () => view.close() };
@@ -53,9 +58,7 @@ export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> 
   try {
     await mkdir(stateDir(out), { recursive: true });
   } catch (err) {
-    throw new RecpullError('E_IO', `cannot create ${stateDir(out)}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw outFolderError(err, `cannot create ${stateDir(out)}`);
   }
   const releaseLock = await acquireLock(out, (err) =>
     opts.onLockLost(new RecpullError('E_LOCKED', `lost the lock of ${out}: ${err.message}`)),
@@ -101,6 +104,30 @@ export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> 
     await release();
     throw err;
   }
+}
+
+/**
+ * Codes of an `--out` that cannot be used as given (not writable, a file in its path, too long, a loop of
+ * links, a read-only file system): the user's to change, so `E_USAGE` (exit 2, nothing attempted), not
+ * `E_IO`, whose exit 1 says a recording failed. Anything else (a failing disk) stays `E_IO`.
+ */
+const UNUSABLE_OUT = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP', 'EEXIST']);
+
+/** The error of an `--out` that cannot be examined or created (see `UNUSABLE_OUT`). */
+function outFolderError(err: unknown, what: string): RecpullError {
+  if (err instanceof RecpullError && err.code !== 'E_IO') return err; // checkOutFolder's own E_USAGE
+  const cause = err instanceof RecpullError ? (err.cause ?? err) : err;
+  const code = (cause as NodeJS.ErrnoException)?.code ?? '';
+  if (UNUSABLE_OUT.has(code)) {
+    return new RecpullError(
+      'E_USAGE',
+      `${what}: ${code}; --out must name a folder recpull can create and write (choose another with -o)`,
+      { cause },
+    );
+  }
+  return err instanceof RecpullError
+    ? err
+    : new RecpullError('E_IO', `${what}: ${(err as Error).message}`, { cause: err });
 }
 
 /** A path allocator that asks the index who owns a path (every file of a done record is its key's). */

@@ -53,6 +53,25 @@ describe('recpull hardening (issue 7)', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('an --out that cannot be created (a file in its path, a name too long) is exit 2 naming it, nothing sent', async () => {
+    const s = await setup(1);
+    await writeFile(join(s.dir, 'afile'), 'x');
+    for (const [out, code] of [
+      [join(s.dir, 'afile', 'sub'), 'ENOTDIR'],
+      [join(s.dir, 'a'.repeat(300)), 'ENAMETOOLONG'],
+    ] as const) {
+      const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', out, '--no-progress'], {
+        cwd: s.dir,
+      });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`E_USAGE: cannot`);
+      expect(r.stderr).toContain(code);
+      expect(r.stderr).toContain('choose another with -o');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(s.sandbox.log).toEqual([]); // nothing was attempted
+  });
+
   it('a multi-line value cannot fake a summary line: FAILED lines show it escaped', async () => {
     const s = await setup(1);
     const list = join(s.dir, 'evil.csv');
