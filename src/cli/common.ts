@@ -11,7 +11,7 @@ import { runDownloads } from '../core/run.js';
 import type { Source } from '../core/source.js';
 import { createRenderer } from '../render/index.js';
 import type { CommonFlags, CommonProfile } from '../vendors/definition.js';
-import { intIn, parseDuration, parseSize } from '../vendors/flags.js';
+import { intIn, nonEmpty, parseSize, positiveDuration } from '../vendors/flags.js';
 
 export type { CommonFlags };
 export { intIn };
@@ -49,11 +49,16 @@ export function addProfileOptions(cmd: Command): Command {
 /** Adds the shared download options to a vendor subcommand; `concurrency` is the vendor's default `-j`. */
 export function addCommonOptions(cmd: Command, concurrency = 4): Command {
   return addProfileOptions(cmd)
-    .option('-o, --out <dir>', "output folder (default: ./recordings, or the profile's `out`)")
+    .option(
+      '-o, --out <dir>',
+      "output folder (default: ./recordings, or the profile's `out`)",
+      nonEmpty('a folder'),
+    )
     .option('-j, --concurrency <n>', `downloads at a time (default ${concurrency})`, intIn(1, 64))
     .option(
       '--template <template>',
       'output path below --out with {field} placeholders (the fields are listed below)',
+      nonEmpty('a template'),
     )
     .option(
       '-i, --input <file>',
@@ -75,7 +80,7 @@ export function addCommonOptions(cmd: Command, concurrency = 4): Command {
     .option(
       '--attempt-timeout <duration>',
       'each attempt may take this long, plus the time its size needs at 64 KiB/s (default 10m)',
-      parseDuration,
+      positiveDuration,
     )
     .option('--force', 'download again what the manifest says is done')
     .option('--metadata', "write a JSON sidecar with the recording's metadata beside each file")

@@ -34,7 +34,7 @@ export function checkTemplate(template: string, known: readonly string[], allowU
   if (template.startsWith('/') || /^[A-Za-z]:[\\/]/.test(template)) {
     throw new RecpullError('E_USAGE', `the output template must be relative to --out: ${template}`);
   }
-  if (template.endsWith('/'))
+  if (template.endsWith('/') || !rendersSomething(template))
     throw new RecpullError('E_USAGE', `the output template must end in a file name: ${template}`);
   const unknown = templateFields(template).filter((f) => !known.includes(f));
   if (unknown.length > 0 && !allowUnknown) {

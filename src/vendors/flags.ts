@@ -38,6 +38,24 @@ export function parseDuration(value: string): number {
   return Math.round(Number(m[1]) * factor);
 }
 
+/** `parseDuration`, refusing 0 (an attempt with no time at all); throws InvalidArgumentError. */
+export function positiveDuration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms <= 0) throw new InvalidArgumentError('expected a duration above 0, such as 90s or 10m');
+  return ms;
+}
+
+/**
+ * A value that may not be the empty string (`-o ''` meant the current folder, `--template ''` the default
+ * template); throws InvalidArgumentError.
+ */
+export function nonEmpty(what: string) {
+  return (value: string): string => {
+    if (value === '') throw new InvalidArgumentError(`expected ${what}, not an empty string`);
+    return value;
+  };
+}
+
 /** `2G`, `500M`, `64K`, `1048576` (bytes; binary units) → bytes; throws InvalidArgumentError. */
 export function parseSize(value: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$/i.exec(value);
@@ -46,6 +64,7 @@ export function parseSize(value: string): number {
   const factor = { B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[unit] ?? 1;
   const n = Math.round(Number(m[1]) * factor);
   if (n < 1) throw new InvalidArgumentError('expected a size of at least 1 byte');
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a size below 8 PiB');
   return n;
 }
 

@@ -208,6 +208,30 @@ describe('recpull CLI', () => {
     expect(bad.stderr).toContain('whole number');
   });
 
+  it('values that mean nothing are usage errors before anything is sent: empty -o or --template, a template of ".", a zero --attempt-timeout, a size past 8 PiB', async () => {
+    const s = await setup();
+    const cases: [string[], string][] = [
+      [['-o', ''], 'expected a folder, not an empty string'],
+      [['--template', ''], 'expected a template, not an empty string'],
+      [['--template', '.'], 'must end in a file name'],
+      [['--template', './/.'], 'must end in a file name'],
+      [['--attempt-timeout', '0'], 'expected a duration above 0'],
+      [['--max-size', '99999999999999999999T'], 'expected a size below 8 PiB'],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await runCli(
+        ['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--no-progress', ...flags],
+        {
+          cwd: s.dir,
+        },
+      );
+      expect(r.code, `${flags.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
+    expect(s.sandbox.log).toEqual([]);
+    expect(existsSync(s.out)).toBe(false);
+  });
+
   it('an input file that does not exist is an input error (exit 2)', async () => {
     const s = await setup();
     const r = await runCli(['timplus', '-c', s.config, '-i', join(s.dir, 'nope.csv'), '-o', s.out], {
