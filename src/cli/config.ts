@@ -28,7 +28,7 @@ export function configCommand(ctx: CliContext, registry: readonly VendorEntry[])
     }
     const raw = (loaded.raw ?? {}) as Record<string, unknown>;
     const entries = registry.filter((v) => (vendor ? v.name === vendor : raw[v.name] !== undefined));
-    process.stdout.write(`# ${loaded.filepath}\n`);
+    // each profile's block starts with the file's `# <path>` line (describeProfile)
     for (const entry of entries) {
       const resolved = await resolveProfile(loaded, await entry.load(), flags.profile);
       for (const w of [...resolved.warnings, ...shortSecretWarnings()])

@@ -163,6 +163,7 @@ describe('recpull CLI', () => {
     expect(r.stdout).toContain(s.sandbox.url);
     expect(r.stdout).not.toContain(s.sandbox.password);
     expect(r.stdout).toContain('***');
+    expect(r.stdout.split('\n').filter((l) => l === `# ${s.config}`)).toHaveLength(1); // the file, said once
     const bad = await runCli(['config', 'check', 'timplus', '-c', s.config, '-p', 'nosuch'], { cwd: s.dir });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('default');
