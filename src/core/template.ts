@@ -26,8 +26,9 @@ export function templateFields(template: string): string[] {
 }
 
 /**
- * Checks a template before a run: not empty, not absolute, ends in a file name, and uses only `known`
- * fields or ones the input may add (`allowUnknown`). Throws `E_USAGE`.
+ * Checks a template before a run: not empty, not absolute, ends in a file name, no brace outside a
+ * `{field}` (a typo such as `{date` would otherwise name files literally), and uses only `known` fields or
+ * ones the input may add (`allowUnknown`). Throws `E_USAGE`.
  */
 export function checkTemplate(template: string, known: readonly string[], allowUnknown: boolean): void {
   if (template.trim() === '') throw new RecpullError('E_USAGE', 'the output template is empty');
@@ -36,6 +37,13 @@ export function checkTemplate(template: string, known: readonly string[], allowU
   }
   if (template.endsWith('/') || !rendersSomething(template))
     throw new RecpullError('E_USAGE', `the output template must end in a file name: ${template}`);
+  const stray = template.replace(FIELD, '').match(/[{}]/);
+  if (stray) {
+    throw new RecpullError(
+      'E_USAGE',
+      `the output template has a "${stray[0]}" that is not part of a {field}: ${template} (field names are letters, digits and _)`,
+    );
+  }
   const unknown = templateFields(template).filter((f) => !known.includes(f));
   if (unknown.length > 0 && !allowUnknown) {
     throw new RecpullError(

@@ -209,13 +209,15 @@ describe('recpull CLI', () => {
     expect(bad.stderr).toContain('whole number');
   });
 
-  it('values that mean nothing are usage errors before anything is sent: empty -o or --template, a template of ".", a zero --attempt-timeout, a size past 8 PiB', async () => {
+  it('values that mean nothing are usage errors before anything is sent: empty -o or --template, a template of "." or a stray brace, a zero --attempt-timeout, a size past 8 PiB', async () => {
     const s = await setup();
     const cases: [string[], string][] = [
       [['-o', ''], 'expected a folder, not an empty string'],
       [['--template', ''], 'expected a template, not an empty string'],
       [['--template', '.'], 'must end in a file name'],
       [['--template', './/.'], 'must end in a file name'],
+      [['--template', '{'], 'is not part of a {field}'],
+      [['--template', '{agent/{name}.{ext}'], 'is not part of a {field}'],
       [['--attempt-timeout', '0'], 'expected a duration above 0'],
       [['--max-size', '99999999999999999999T'], 'expected a size below 8 PiB'],
     ];
