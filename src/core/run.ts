@@ -167,6 +167,8 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   };
   let refs: AsyncIterator<unknown> | undefined;
   let opened = false;
+  /** Refs of a recording already met in this run: not counted again, said once at the end. */
+  let repeats = 0;
   try {
     if (!stop.signal.aborted) {
       opened = true;
@@ -198,7 +200,10 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
         if (!isInputRowError(item)) {
           // the same recording twice in one input: only the first counts (the index keeps the keys seen)
           const found = folder.index.lookup(item.key);
-          if (!found.first) continue;
+          if (!found.first) {
+            repeats++;
+            continue;
+          }
           const prev = found.entry;
           if (!opts.force && prev?.status === 'done') {
             const waiting = presence.add(item, prev.files);
@@ -222,6 +227,14 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   } finally {
     presence.close();
     await queue.settle();
+    if (repeats > 0) {
+      emit({
+        type: 'notice',
+        at: now(),
+        level: 'info',
+        message: `${repeats} input row(s) named a recording already met in this run and were not counted again`,
+      });
+    }
     if (refs && stop.signal.aborted) await settleWithin(refs.return?.(), 2000);
     opts.signal.removeEventListener('abort', onAbort);
   }

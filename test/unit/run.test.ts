@@ -170,6 +170,12 @@ describe('runDownloads', () => {
       error: { code: 'E_INPUT' },
     });
     expect(maxAhead).toBeLessThanOrEqual(2 * 2 + 3); // concurrency 2: at most a batch of 4 queued, plus the row error and the duplicate
+    // the repeat of `a` is not counted, and said once before run-end
+    const notices = events.filter((e) => e.type === 'notice');
+    expect(notices).toEqual([
+      expect.objectContaining({ level: 'info', message: expect.stringMatching(/^1 input row/) }),
+    ]);
+    expect(events.indexOf(notices[0] as RunEvent)).toBe(events.length - 2);
   });
 
   it('takes refs yielded in arrays like single ones: order, row errors, duplicates, the output lag, an abort', async () => {
