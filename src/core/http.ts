@@ -3,20 +3,15 @@
  * classification of transport failures into retryable `RecpullError`s.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import { RecpullError } from './errors.js';
+import { lazyRequire } from './lazy-require.js';
 import { redact } from './redact.js';
 import { errorForStatus } from './request-policy.js';
 import { parseRetryAfter } from './retry-timing.js';
 import type { FetchedBody } from './source.js';
 
 type Agent = UndiciAgent;
-interface UndiciParts {
-  Agent: typeof UndiciAgent;
-  request: (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
-}
-let undici: UndiciParts | undefined;
 
 /**
  * Only undici's Agent and its request API: undici's index also loads fetch, WebSocket, the cache and mock
@@ -24,16 +19,10 @@ let undici: UndiciParts | undefined;
  * index's. Loaded on the first request, not at start: a re-run that finds everything done, or a dry run,
  * sends none (measured: loading it costs about 65 ms and 15 MB).
  */
-function undiciParts(): UndiciParts {
-  if (!undici) {
-    const requireCjs = createRequire(import.meta.url);
-    undici = {
-      Agent: requireCjs('undici/lib/dispatcher/agent.js') as typeof UndiciAgent,
-      request: (requireCjs('undici/lib/api/index.js') as Pick<UndiciParts, 'request'>).request,
-    };
-  }
-  return undici;
-}
+const undiciAgent = lazyRequire<typeof UndiciAgent>('undici/lib/dispatcher/agent.js');
+const undiciApi = lazyRequire<{
+  request: (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+}>('undici/lib/api/index.js');
 
 /** Transport settings. Times in ms. */
 export interface HttpOptions {
@@ -82,7 +71,7 @@ export class HttpClient {
     let agent = this.agents.get(origin);
     if (!agent) {
       const timeout = this.options.timeoutMs ?? 60_000;
-      agent = new (undiciParts().Agent)({
+      agent = new (undiciAgent())({
         connections: this.options.connections ?? 16,
         headersTimeout: timeout,
         bodyTimeout: timeout,
@@ -104,7 +93,7 @@ export class HttpClient {
     const headers: Record<string, string> = { ...opts.headers };
     if (this.options.userAgent && !headers['user-agent']) headers['user-agent'] = this.options.userAgent;
     try {
-      return await undiciParts().request.call(this.dispatcher(u.origin), {
+      return await undiciApi().request.call(this.dispatcher(u.origin), {
         origin: u.origin,
         path: u.search ? `${u.pathname}${u.search}` : u.pathname,
         method: opts.method ?? 'GET',

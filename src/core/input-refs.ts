@@ -5,7 +5,7 @@
  * template fields.
  */
 import type { Readable } from 'node:stream';
-import { type InputRow, readInputBatches } from './input.js';
+import { type InputRow, isScalarValue, readInputBatches } from './input.js';
 import type { MetaValue, RefItem } from './source.js';
 
 /** A row that could be read: 1-based `line` and its fields. */
@@ -41,8 +41,7 @@ export function scalarFields(fields: Record<string, unknown>): Record<string, Me
   for (const k in fields) {
     if (!Object.hasOwn(fields, k)) continue;
     const v = fields[k];
-    const t = typeof v;
-    if (v === null || t === 'string' || t === 'number' || t === 'boolean') meta[k] = v as MetaValue;
+    if (v === null || isScalarValue(v)) meta[k] = v;
   }
   return meta;
 }

@@ -6,8 +6,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { createRequire } from 'node:module';
 import { RecpullError } from './errors.js';
+import { lazyRequire } from './lazy-require.js';
 
 /** One row: 1-based `line` and its fields (CSV/TSV header names lower-cased and trimmed). */
 export type InputRow =
@@ -327,13 +327,8 @@ function rowFields(header: string[], values: string[]): Record<string, unknown> 
   return fields;
 }
 
-let csvParseLoaded: typeof import('csv-parse/sync').parse | undefined;
 /** csv-parse's sync parser, loaded on the first record with a quote (~10 ms a run without one saves). */
-function csvParse(): typeof import('csv-parse/sync').parse {
-  csvParseLoaded ??= (createRequire(import.meta.url)('csv-parse/sync') as typeof import('csv-parse/sync'))
-    .parse;
-  return csvParseLoaded;
-}
+const csvParse = lazyRequire<typeof import('csv-parse/sync')>('csv-parse/sync');
 
 /**
  * Characters csv-parse's `trim` removes besides ASCII space and tab (its list of Unicode white space).
@@ -355,7 +350,7 @@ function parseRecord(record: string, delimiter: string): string[] {
     return values;
   }
   const parse = (text: string) =>
-    (csvParse()(text, { delimiter, trim: true, relax_column_count: true }) as string[][])[0] ?? [];
+    (csvParse().parse(text, { delimiter, trim: true, relax_column_count: true }) as string[][])[0] ?? [];
   const kept = record.match(KEPT_SPACE);
   if (!kept) return parse(record);
   let marker = 0xe000; // a private-use character absent from the record
@@ -363,6 +358,15 @@ function parseRecord(record: string, delimiter: string): string[] {
   const m = String.fromCharCode(marker);
   let i = 0;
   return parse(record.replace(KEPT_SPACE, m)).map((v) => v.replaceAll(m, () => kept[i++] as string));
+}
+
+/**
+ * Whether an input field's value can stand for itself: a string, number or boolean (an NDJSON row may
+ * also hold null, objects and arrays).
+ */
+export function isScalarValue(v: unknown): v is string | number | boolean {
+  const t = typeof v;
+  return t === 'string' || t === 'number' || t === 'boolean';
 }
 
 /**
@@ -380,7 +384,7 @@ export function field(fields: Record<string, unknown>, ...names: string[]): stri
       if (k.length !== wanted.length || (k !== wanted && k.toLowerCase() !== wanted)) continue;
       if (!Object.hasOwn(fields, k)) continue;
       const v = fields[k];
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      if (isScalarValue(v)) {
         const text = trimAscii(String(v));
         if (text !== '') return text;
       }

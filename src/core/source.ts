@@ -120,8 +120,9 @@ export interface Source {
    * The recordings to fetch, lazily, one at a time or in arrays (a listing page; up to 128 rows of an
    * input list: `inputRefs` in src/core/input-refs.ts). An array costs the run one `await` for all its
    * items, which a nightly re-run over a million done rows notices; the run still checks each item in
-   * order (duplicates, the output's lag, an abort between two items). An input row that cannot be read is yielded as an
-   * `InputRowError` (code `E_INPUT`, with `line` in its message) so the run counts it as failed and goes on.
+   * order (duplicates, the output's lag, an abort between two items). An input row that cannot be read
+   * is yielded as an `InputRowError` (code `E_INPUT`, with `line` in its message) so the run counts it as
+   * failed and goes on.
    */
   refs(signal: AbortSignal): AsyncIterable<RefItem | readonly RefItem[]>;
   /** Starts the download of one recording. Throws a `RecpullError` (retryable or not). */

@@ -24,16 +24,12 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { createRequire } from 'node:module';
 import type { Entry, ZipFile } from 'yauzl';
 import { RecpullError, toRecpullError } from '../core/errors.js';
+import { lazyRequire } from '../core/lazy-require.js';
 
-let yauzlLoaded: typeof import('yauzl') | undefined;
 /** yauzl, loaded on the first zip (a run without bundles does not pay its ~10 ms of loading). */
-function yauzl(): typeof import('yauzl') {
-  yauzlLoaded ??= createRequire(import.meta.url)('yauzl') as typeof import('yauzl');
-  return yauzlLoaded;
-}
+const yauzl = lazyRequire<typeof import('yauzl')>('yauzl');
 
 /** Limits of one zip. Sizes in bytes. */
 export interface ZipLimits {

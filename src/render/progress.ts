@@ -2,18 +2,20 @@
  * The TTY display: an overall bar (finished / seen so far) with bytes and rate, plus one bar per item in
  * flight. Failures, notices and rate-limit waits are printed above the bars.
  */
-import { createRequire } from 'node:module';
 import type cliProgressTypes from 'cli-progress';
 import type { EventHandlers } from '../core/events.js';
+import { lazyRequire } from '../core/lazy-require.js';
 import { escapeControls, formatBytes, formatDuration, summaryLine } from './format.js';
 import type { RenderOptions } from './index.js';
+
+/** Loaded on first use: only a terminal shows bars (cron and `--json` runs do not pay its ~10 ms). */
+const loadCliProgress = lazyRequire<typeof cliProgressTypes>('cli-progress');
 
 /** Handlers that drive a cli-progress MultiBar on `opts.stderr`, plus `stop()` to restore the terminal. */
 export function progressHandlers(
   opts: Pick<RenderOptions, 'verbose' | 'stderr'>,
 ): EventHandlers & { stop: () => void } {
-  // loaded here: only a terminal shows bars (cron and `--json` runs do not pay its ~10 ms of loading)
-  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes;
+  const cliProgress = loadCliProgress();
   const multi = new cliProgress.MultiBar(
     {
       stream: opts.stderr,
