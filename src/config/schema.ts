@@ -4,7 +4,7 @@
  *
  * Layout of a config file: `<vendor>: { <profile>: {...} }` plus an optional `$schema` string.
  */
-import { z } from 'zod';
+import { z } from '../deps/zod.js';
 import { isTimeZone } from '../core/dates.js';
 
 /** A vendor section name. */

@@ -1,5 +1,5 @@
 /** Flag checks shared by the vendors' `build` functions. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError } from '../deps/commander.js';
 import { RecpullError } from '../core/errors.js';
 
 /**

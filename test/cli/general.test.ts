@@ -169,6 +169,28 @@ describe('recpull CLI', () => {
     expect(bad.stderr).toContain('default');
   });
 
+  it('a run loads zod, yaml and commander from the build’s one-file bundles, not their packages’ files', async () => {
+    const s = await setup({ recordings: 2 });
+    const log = join(s.dir, 'loaded.txt');
+    const hook = join(s.dir, 'hook.mjs');
+    await writeFile(
+      hook,
+      `import { registerHooks } from 'node:module';
+       import { appendFileSync } from 'node:fs';
+       registerHooks({ load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); } });`,
+    );
+    const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--json'], {
+      cwd: s.dir,
+      env: { NODE_OPTIONS: `--import ${hook}` },
+    });
+    expect(r.code).toBe(0);
+    const urls = (await readFile(log, 'utf8')).split('\n');
+    for (const name of ['zod', 'yaml', 'commander']) {
+      expect(urls.some((u) => u.endsWith(`/dist/deps/${name}.js`))).toBe(true);
+      expect(urls.filter((u) => u.includes(`/node_modules/${name}/`))).toEqual([]);
+    }
+  });
+
   it('finds recpull.config.yaml in the working folder without --config', async () => {
     const s = await setup({ recordings: 2 });
     const r = await runCli(['timplus', '-i', s.list, '-o', s.out, '--json'], { cwd: s.dir });
