@@ -375,9 +375,17 @@ export class ManifestIndex {
     if (this.pending >= COMMIT_EVERY || Date.now() - this.openedAt >= COMMIT_MS) this.flush(jsonl);
   }
 
-  /** Commits the current batch with the offset reached and the JSONL's fingerprint there. */
+  /**
+   * Commits the current batch with the offset reached and the JSONL's fingerprint there. A transaction
+   * that only looked keys up (a re-run that skipped everything) just ends: the meta is unchanged, and
+   * writing it again cost the index file and its journal three fsyncs.
+   */
   flush(jsonl: FileHandle): void {
     if (!this.db.isTransaction) return;
+    if (this.pending === 0) {
+      this.commit();
+      return;
+    }
     this.meta.fingerprint = fingerprintSync(jsonl, this.meta.offset);
     this.storeMeta();
     this.commit();

@@ -252,6 +252,22 @@ describe('manifest index', () => {
     await expect(stat(out)).rejects.toThrow();
   });
 
+  it('a run that only looks keys up (a re-run skipping everything) writes nothing to the index', async () => {
+    const out = await tempDir();
+    await withManifest(out, async (m) => {
+      for (const k of ['a', 'b']) await m.append(rec(k));
+    });
+    const before = await snapshot(join(out, '.recpull'));
+    await new Promise((r) => setTimeout(r, 20)); // a rewrite would show in the mtime
+    await withManifest(out, (m) => {
+      expect(m.index.lookup('a').entry?.status).toBe('done');
+      expect(m.index.lookup('b').first).toBe(true);
+      expect(m.index.lookup('new').entry).toBeUndefined();
+    });
+    expect(await snapshot(join(out, '.recpull'))).toEqual(before);
+    await withManifest(out, (m) => expect(m.entry('b')?.status).toBe('done')); // still current
+  });
+
   it('tells duplicate keys in a run exactly, per connection', async () => {
     const out = await tempDir();
     await withManifest(out, (m) => {
