@@ -123,6 +123,7 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
         bytes += chunk.length;
       }
       state.bytes = bytes;
+      youngCollections.streamed(bytes); // these are read buffers too
     }
     input.onProgress?.(bytes, total);
     // Chunks are written in batches of about 1 MiB with one writev (no copy, far fewer system calls).

@@ -39,7 +39,7 @@ export class YoungCollections {
   streamed(bytes: number): void {
     this.since += bytes;
     if (this.since < this.every) return;
-    this.since = 0;
+    this.since %= this.every; // what is past the mark counts towards the next (one 10 MiB body: 2, always)
     if (this.collect === undefined) this.collect = exposedMinorGc();
     if (this.collect === null) return;
     try {
