@@ -14,21 +14,4 @@ export default tseslint.config(
       'no-control-regex': 'off',
     },
   },
-  {
-    // zod, yaml and commander reach src/ through src/deps/, which the build bundles into one file each
-    // (faster start); importing the package itself would load a second, unbundled copy.
-    files: ['src/**/*.ts'],
-    ignores: ['src/deps/**'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          paths: ['zod', 'yaml', 'commander'].map((name) => ({
-            name,
-            message: `import ${name} from src/deps/${name}.ts (bundled by the build)`,
-          })),
-        },
-      ],
-    },
-  },
 );

@@ -4,7 +4,7 @@
  * uncaught error), print where things are. Commands return an exit code; only src/cli/main.ts exits.
  */
 import { resolve } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from '../deps/commander.js';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { now } from '../core/events.js';
 import type { HttpOptions } from '../core/http.js';
 import { runDownloads } from '../core/run.js';

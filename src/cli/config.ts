@@ -1,5 +1,5 @@
 /** `recpull config check`: the resolved profile with every secret redacted. */
-import { Command } from '../deps/commander.js';
+import { Command } from 'commander';
 import { describeProfile, loadConfig, resolveProfile } from '../config/index.js';
 import { RecpullError } from '../core/errors.js';
 import { shortSecretWarnings } from '../core/redact.js';

@@ -5,7 +5,7 @@
  * place that listens for signals and uncaught errors: the first signal stops the running command cleanly
  * (its source is closed, its lock released); a second one exits at once after saying what was left undone.
  */
-import { Command, CommanderError } from '../deps/commander.js';
+import { Command, CommanderError } from 'commander';
 import { EXIT, exitCodeFor, Interrupt, RecpullError, STOP_SIGNALS, type StopSignal } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { VENDORS, type VendorEntry } from '../vendors/index.js';

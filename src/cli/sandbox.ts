@@ -6,8 +6,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command } from '../deps/commander.js';
-import { stringify } from '../deps/yaml.js';
+import { Command } from 'commander';
+import { stringify } from 'yaml';
 import type { RunningEmulator } from '../vendors/definition.js';
 import type { VendorEntry } from '../vendors/index.js';
 import { type CliContext, intIn } from './common.js';

@@ -1,6 +1,6 @@
 /** `recpull status [DIR]`: what a manifest says — done, failed (with reasons), bytes. */
 import { resolve } from 'node:path';
-import { Command } from '../deps/commander.js';
+import { Command } from 'commander';
 import { describeLines, openManifestView } from '../core/manifest.js';
 import { escapeControls, formatBytes } from '../render/format.js';
 import { safeWriter } from '../render/index.js';

@@ -4,7 +4,7 @@
  * profile, lets the vendor build its run, and runs it. Nothing here names a vendor.
  */
 import { resolve } from 'node:path';
-import { Command } from '../deps/commander.js';
+import { Command } from 'commander';
 import { loadConfig, resolveProfile } from '../config/index.js';
 import { HttpClient } from '../core/http.js';
 import { shortSecretWarnings } from '../core/redact.js';

@@ -7,7 +7,7 @@ import { access, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
-import { type Document, isScalar, LineCounter, parseDocument, visit } from '../deps/yaml.js';
+import { type Document, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { RecpullError } from '../core/errors.js';
 import { vendorNames } from '../vendors/index.js';
 

@@ -2,8 +2,8 @@
  * Picking one `<vendor>.<profile>` section of a loaded config: `${ENV}` interpolation, validation,
  * `<key>File` secrets, permission warnings, secret registration; and its redacted rendering.
  */
-import { stringify } from '../deps/yaml.js';
-import type { z } from '../deps/zod.js';
+import { stringify } from 'yaml';
+import type { z } from 'zod';
 import { RecpullError } from '../core/errors.js';
 import { redact, redactDeep, registerSecret } from '../core/redact.js';
 import type { LoadedConfig } from './load.js';

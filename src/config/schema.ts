@@ -4,7 +4,7 @@
  *
  * Layout of a config file: `<vendor>: { <profile>: {...} }` plus an optional `$schema` string.
  */
-import { z } from '../deps/zod.js';
+import { z } from 'zod';
 import { isTimeZone } from '../core/dates.js';
 
 /** A vendor section name. */

@@ -7,7 +7,7 @@
 import { readSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from '../deps/zod.js';
+import { z } from 'zod';
 import { type ErrorCode, RecpullError } from './errors.js';
 import type { ErrorInfo } from './events.js';
 import { type IndexEntry, ManifestIndex } from './manifest-index.js';

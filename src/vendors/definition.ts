@@ -3,8 +3,8 @@
  * sandbox`, `recpull demo` and the conformance suite need to know about it, so that adding a vendor touches
  * its own folder, its emulator and one line of the registry. See src/vendors/README.md.
  */
-import type { Command } from '../deps/commander.js';
-import type { z } from '../deps/zod.js';
+import type { Command } from 'commander';
+import type { z } from 'zod';
 import type { HttpClient } from '../core/http.js';
 import type { Source } from '../core/source.js';
 

@@ -1,5 +1,5 @@
 /** Flag checks shared by the vendors' `build` functions. */
-import { InvalidArgumentError } from '../deps/commander.js';
+import { InvalidArgumentError } from 'commander';
 import { RecpullError } from '../core/errors.js';
 
 /**

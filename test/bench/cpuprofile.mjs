@@ -1,6 +1,6 @@
 /**
  * Summarises a V8 .cpuprofile (from `node --cpu-prof`): the top functions by self time, with dist/ positions
- * mapped back to src/ through the build's source maps. Used by `run.mjs --cpu-prof`; also standalone:
+ * (dist/bundle/'s too) mapped back to src/ through the build's source maps. Used by `run.mjs --cpu-prof`; also standalone:
  *   node test/bench/cpuprofile.mjs FILE.cpuprofile [TOP]
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -36,6 +36,9 @@ export function locate(frame) {
     if (e?.originalSource) {
       const src = e.originalSource.startsWith('file://') ? fileURLToPath(e.originalSource) : e.originalSource;
       const abs = src.startsWith('/') ? src : new URL(src, url).pathname;
+      // dist/bundle/ maps to dist/*.js, whose own maps lead on to src/
+      if (abs.includes('/dist/') && abs.endsWith('.js') && abs !== file)
+        return locate({ url: `file://${abs}`, lineNumber: e.originalLine, columnNumber: e.originalColumn });
       return `${relative(ROOT, abs)}:${e.originalLine + 1}`;
     }
   }

@@ -4,8 +4,8 @@
  * and how they become a run; and `recpull cc-fs bills`, which lists a time range through queryBillData and its
  * callback, then downloads like the main command.
  */
-import { Command, InvalidArgumentError, Option } from '../../deps/commander.js';
-import { z } from '../../deps/zod.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
 import { httpUrl, nonEmpty, profileSchema, timeZone } from '../../config/schema.js';
 import { isTimeZone, localZone, parseDateTime } from '../../core/dates.js';
 import { RecpullError } from '../../core/errors.js';

@@ -3,8 +3,8 @@
  * (reference/seeds/huawei-cc-gateway-download-recordings.txt, reference/huawei/agentgateway-notes.md):
  * profile keys, flags, help, and how they become a run through one signed-in, busy agent session.
  */
-import { InvalidArgumentError, Option } from '../../deps/commander.js';
-import { z } from '../../deps/zod.js';
+import { InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
 import { httpUrl, nonEmpty, profileSchema } from '../../config/schema.js';
 import { openInput } from '../../core/input.js';
 import type { G711Law } from '../../formats/g711-wav.js';

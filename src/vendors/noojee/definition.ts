@@ -4,8 +4,8 @@
  * (tags, uniqueids, an input list, a time range through the hour listing, `--since-last`), and the
  * `recpull noojee start|stop` subcommands.
  */
-import { Command, Option } from '../../deps/commander.js';
-import { z } from '../../deps/zod.js';
+import { Command, Option } from 'commander';
+import { z } from 'zod';
 import { httpUrl, nonEmpty, profileSchema, rateCap, timeZone } from '../../config/schema.js';
 import { isTimeZone, localZone, parseDateTime } from '../../core/dates.js';
 import { RecpullError } from '../../core/errors.js';

@@ -3,7 +3,7 @@
  * recording-from-call-session-event.txt): profile keys, flags, help, and how they become a run (date range,
  * sessions, recording ids, input list, call-session events, `--since-last` cursors).
  */
-import { Option } from '../../deps/commander.js';
+import { Option } from 'commander';
 import { httpUrl, nonEmpty, profileSchema, rateCap, timeZone } from '../../config/schema.js';
 import { isTimeZone, localZone, parseDateTime } from '../../core/dates.js';
 import { RecpullError } from '../../core/errors.js';
@@ -14,7 +14,7 @@ import { intIn, minutes, parseDuration } from '../flags.js';
 import { ringcentralClient } from './client.js';
 import { CALL_LOG_TEMPLATE, RINGCENTRAL_FIELDS } from './meta.js';
 import { type RcSelection, RingCentralSource } from './source.js';
-import { z } from '../../deps/zod.js';
+import { z } from 'zod';
 
 /** A resolved `ringcentral.<profile>` section. */
 export interface RingcentralProfile extends CommonProfile {
