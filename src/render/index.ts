@@ -75,6 +75,15 @@ export function redactEvent<T>(value: T, key?: string): T {
   return value;
 }
 
+/**
+ * `redactEvent` for an `item-skipped` event, whose only value that is not vocabulary is its key: the same
+ * result without walking the object (a re-run emits one per skipped recording).
+ */
+export function redactSkipped<E extends { key: string }>(event: E): E {
+  const key = redact(event.key);
+  return key === event.key ? event : { ...event, key };
+}
+
 /** A new object with `src`'s own enumerable properties that come before `stop` in for…in order. */
 function ownPropertiesBefore(src: Record<string, unknown>, stop: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -163,7 +172,8 @@ export function createRenderer(opts: RenderOptions): Renderer {
   else if (progress) handlers = progressHandlers(opts);
   else handlers = plainHandlers(opts, writeLine);
   return {
-    emit: (event) => dispatch(handlers, redactEvent<RunEvent>(event)),
+    emit: (event) =>
+      dispatch(handlers, event.type === 'item-skipped' ? redactSkipped(event) : redactEvent<RunEvent>(event)),
     stop: () => {
       handlers.stop?.();
       lines?.close();

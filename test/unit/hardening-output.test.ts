@@ -250,6 +250,37 @@ describe('redaction of events (issue 7 §5)', () => {
     expect(copy.__proto__).toBe(dirty.__proto__); // unchanged parts are shared
   });
 
+  it('item-skipped takes a short way through redaction and --json, to the same line as the general one', () => {
+    registerSecret('s3cret-pw');
+    const keys = [
+      'timplus:1:L0:rec-0000001',
+      EVIL,
+      'q"uo\\te\t\u0000\u001f\u007f',
+      'lone \ud800 surrogate \udfff',
+      'ünïcødé 🎧 \u2028\u2029',
+      'timplus:s3cret-pw:1',
+      's3cret-pw',
+    ];
+    const stdout = fakeStream();
+    const r = createRenderer({
+      json: true,
+      quiet: false,
+      verbose: false,
+      progress: false,
+      stdout,
+      stderr: fakeStream(),
+    });
+    const events = keys.flatMap((key) =>
+      (['done', 'dry-run'] as const).map((reason) => ({ type: 'item-skipped' as const, at: AT, key, reason })),
+    );
+    for (const e of events) r.emit(e);
+    r.stop();
+    const expected = events.map((e) => JSON.stringify(redactEvent(e)));
+    expect(stdout.text().trimEnd().split('\n')).toEqual(expected);
+    expect(expected.filter((l) => l.includes('s3cret-pw'))).toEqual([]);
+    expect(expected.filter((l) => l.includes('***'))).toHaveLength(4);
+  });
+
   it('plain lines are redacted too', () => {
     registerSecret('s3cret-pw');
     const stderr = fakeStream();
