@@ -48,6 +48,21 @@ function fakeStream(isTTY = false): NodeJS.WriteStream & { text: () => string } 
   return s as unknown as NodeJS.WriteStream & { text: () => string };
 }
 
+/** A renderer writing to fake streams: `--json` or plain lines, or the progress display on a TTY. */
+function renderTo(opts: { json?: boolean; verbose?: boolean; tty?: boolean } = {}) {
+  const stdout = fakeStream();
+  const stderr = fakeStream(opts.tty ?? false);
+  const r = createRenderer({
+    json: opts.json ?? false,
+    quiet: false,
+    verbose: opts.verbose ?? false,
+    progress: opts.tty ?? false,
+    stdout,
+    stderr,
+  });
+  return { r, stdout, stderr };
+}
+
 const failed: RunEvent = {
   type: 'item-failed',
   at: AT,
@@ -64,15 +79,7 @@ describe('escaping what reaches a terminal (issue 7 §5)', () => {
   });
 
   it('plain lines: a FAILED line stays one line, with no raw control or bidi character', () => {
-    const stderr = fakeStream();
-    const r = createRenderer({
-      json: false,
-      quiet: false,
-      verbose: true,
-      progress: false,
-      stdout: fakeStream(),
-      stderr,
-    });
+    const { r, stderr } = renderTo({ verbose: true });
     r.emit(failed);
     r.emit({ type: 'notice', at: AT, level: 'warn', message: `bad value ${EVIL}` });
     r.emit({ type: 'item-skipped', at: AT, key: EVIL, reason: 'dry-run' });
@@ -93,15 +100,7 @@ describe('escaping what reaches a terminal (issue 7 §5)', () => {
   });
 
   it('progress display: logged lines are escaped', () => {
-    const stderr = fakeStream(true);
-    const r = createRenderer({
-      json: false,
-      quiet: false,
-      verbose: true,
-      progress: true,
-      stdout: fakeStream(),
-      stderr,
-    });
+    const { r, stderr } = renderTo({ verbose: true, tty: true });
     r.emit({
       type: 'run-start',
       at: AT,
@@ -192,15 +191,7 @@ describe('redaction of events (issue 7 §5)', () => {
     registerSecret('type');
     registerSecret('item-failed');
     registerSecret('E_HTTP');
-    const stdout = fakeStream();
-    const r = createRenderer({
-      json: true,
-      quiet: false,
-      verbose: false,
-      progress: false,
-      stdout,
-      stderr: fakeStream(),
-    });
+    const { r, stdout } = renderTo({ json: true });
     r.emit({
       ...failed,
       key: 'timplus:type:1',
@@ -261,17 +252,14 @@ describe('redaction of events (issue 7 §5)', () => {
       'timplus:s3cret-pw:1',
       's3cret-pw',
     ];
-    const stdout = fakeStream();
-    const r = createRenderer({
-      json: true,
-      quiet: false,
-      verbose: false,
-      progress: false,
-      stdout,
-      stderr: fakeStream(),
-    });
+    const { r, stdout } = renderTo({ json: true });
     const events = keys.flatMap((key) =>
-      (['done', 'dry-run'] as const).map((reason) => ({ type: 'item-skipped' as const, at: AT, key, reason })),
+      (['done', 'dry-run'] as const).map((reason) => ({
+        type: 'item-skipped' as const,
+        at: AT,
+        key,
+        reason,
+      })),
     );
     for (const e of events) r.emit(e);
     r.stop();
@@ -283,15 +271,7 @@ describe('redaction of events (issue 7 §5)', () => {
 
   it('plain lines are redacted too', () => {
     registerSecret('s3cret-pw');
-    const stderr = fakeStream();
-    const r = createRenderer({
-      json: false,
-      quiet: false,
-      verbose: false,
-      progress: false,
-      stdout: fakeStream(),
-      stderr,
-    });
+    const { r, stderr } = renderTo();
     r.emit({ ...failed, key: 'k', error: { code: 'E_AUTH', message: 'refused s3cret-pw' } } as RunEvent);
     r.stop(); // lines are written at the end of the turn, or by stop()
     expect(stderr.text()).toContain('refused ***');
