@@ -21,8 +21,9 @@
  *
  * Runs on the built code: `dist/` (npm run build) through `bin/recpull.js` as a user would (its V8 flags
  * included), or RECPULL_DIST=<folder with the built src/> (e.g. an older build, to compare; it needs a
- * node_modules beside or above it) through this script's `--cli` wrapper, which loads the CLI without the
- * launcher's flags (peak RSS differs: measure two builds the same way). Fixtures are kept in `--fixtures`
+ * node_modules beside or above it; its `bundle/main.js` when it has one) through this script's `--cli`
+ * wrapper, under the launcher's V8 flags (peak RSS is read another way there: measure two builds the same
+ * way). Fixtures are kept in `--fixtures`
  * (default a temp folder, removed at the end unless `--keep`); an existing fixture of the same N is reused.
  * Exits 1 when a run's counts are wrong or it exits non-zero.
  */
@@ -53,7 +54,9 @@ else await parent();
 async function cli(args) {
   const rssFile = process.env.RECPULL_BENCH_RSS;
   if (rssFile) process.on('exit', () => writeFileSync(rssFile, String(process.resourceUsage().maxRSS)));
-  const { main } = await import(pathToFileURL(join(DIST, 'cli/main.js')).href);
+  // the bundle bin/recpull.js loads, when the build has one (older builds do not)
+  const entry = ['bundle/main.js', 'cli/main.js'].map((f) => join(DIST, f)).find((f) => existsSync(f));
+  const { main } = await import(pathToFileURL(entry).href);
   await main([process.execPath, 'recpull', ...args]);
 }
 
