@@ -109,10 +109,10 @@ const guarded = new WeakMap<NodeJS.WritableStream, { closed: boolean }>();
  * process), and after the first error (EPIPE, or EIO from a closed terminal) every write is skipped.
  * The run goes on and exits as it would have; only its output is lost.
  *
- * @returns `write(text)` (text as given, newline included by the caller) and `closed()`.
+ * @returns `write(text)` (text or bytes as given, newline included by the caller), `closed()` and `drained()`.
  */
 export function safeWriter(stream: NodeJS.WritableStream): {
-  write: (text: string) => void;
+  write: (text: string | Uint8Array) => void;
   closed: () => boolean;
   drained: () => Promise<void> | undefined;
 } {
@@ -167,7 +167,7 @@ export function createRenderer(opts: RenderOptions): Renderer {
   // --json lines and plain lines (a dry run over 1M rows: 1M of them) are batched; the bars draw themselves
   const output = opts.json ? stdout : stderr;
   const lines = progress ? undefined : batchedLines(output.write);
-  const writeLine = (line: string) => lines?.write(`${line}\n`);
+  const writeLine = (line: string) => lines?.write(line);
   if (opts.json) handlers = jsonHandlers(writeLine);
   else if (progress) handlers = progressHandlers(opts);
   else handlers = plainHandlers(opts, writeLine);
@@ -187,30 +187,45 @@ const LINE_BATCH_BYTES = 64 * 1024;
 
 /**
  * Gathers lines and writes them in one `write` per turn of the event loop (or per `LINE_BATCH_BYTES`):
- * a re-run skipping 100 000 recordings made 100 000 writes to stdout, one per `item-skipped`. Nothing is
- * held past the current turn, `close()` (and the process's `exit`) writes what is left, so the last
- * line (`run-end`) is never lost.
+ * a re-run skipping 100 000 recordings made 100 000 writes to stdout, one per `item-skipped`. Each line
+ * is encoded into a buffer as it comes, so its string dies young: gathered as strings, the lines of a turn
+ * (up to 64 KiB, a cons-string per line) outlived young-generation collections (a 100 000-key re-run: 300
+ * scavenges keeping 180 KiB each, against 230 and 140 KiB without `--json`). A buffer once written is not
+ * reused (a pipe that is full keeps it until it drains). Nothing is held past the current turn, `close()`
+ * (and the process's `exit`) writes what is left, so the last line (`run-end`) is never lost.
+ *
+ * @returns `write(line)` (the line without its newline, which is added) and `close()`.
  */
-function batchedLines(write: (text: string) => void): {
-  write: (text: string) => void;
+function batchedLines(write: (chunk: string | Uint8Array) => void): {
+  write: (line: string) => void;
   close: () => void;
 } {
-  let pending = '';
+  let buf = Buffer.allocUnsafeSlow(LINE_BATCH_BYTES);
+  let used = 0;
   let scheduled: NodeJS.Immediate | undefined;
   const flush = () => {
     if (scheduled) clearImmediate(scheduled);
     scheduled = undefined;
-    if (pending === '') return;
-    const text = pending;
-    pending = '';
-    write(text);
+    if (used === 0) return;
+    const chunk = buf.subarray(0, used);
+    buf = Buffer.allocUnsafeSlow(LINE_BATCH_BYTES);
+    used = 0;
+    write(chunk);
   };
   flushOnExit(flush);
   return {
-    write: (text) => {
-      pending += text;
-      if (pending.length >= LINE_BATCH_BYTES) flush();
-      else scheduled ??= setImmediate(flush);
+    write: (line) => {
+      const most = line.length * 3 + 1; // UTF-8 takes at most 3 bytes per UTF-16 unit, plus the newline
+      if (used + most > buf.length) {
+        flush();
+        if (most > buf.length) {
+          write(`${line}\n`); // a line longer than a batch goes on its own, after what came before
+          return;
+        }
+      }
+      used += buf.write(line, used);
+      buf[used++] = 0x0a;
+      scheduled ??= setImmediate(flush);
     },
     close: () => {
       flush();

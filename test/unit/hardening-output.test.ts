@@ -49,8 +49,10 @@ function fakeStream(isTTY = false): NodeJS.WriteStream & { text: () => string } 
 }
 
 /** A renderer writing to fake streams: `--json` or plain lines, or the progress display on a TTY. */
-function renderTo(opts: { json?: boolean; verbose?: boolean; tty?: boolean } = {}) {
-  const stdout = fakeStream();
+function renderTo(
+  opts: { json?: boolean; verbose?: boolean; tty?: boolean; stdout?: ReturnType<typeof fakeStream> } = {},
+) {
+  const stdout = opts.stdout ?? fakeStream();
   const stderr = fakeStream(opts.tty ?? false);
   const r = createRenderer({
     json: opts.json ?? false,
@@ -267,6 +269,29 @@ describe('redaction of events (issue 7 §5)', () => {
     expect(stdout.text().trimEnd().split('\n')).toEqual(expected);
     expect(expected.filter((l) => l.includes('s3cret-pw'))).toEqual([]);
     expect(expected.filter((l) => l.includes('***'))).toHaveLength(4);
+  });
+
+  it('--json lines gathered into batches come out whole and in order: multi-byte text, a line longer than a batch', () => {
+    const chunks: Uint8Array[] = [];
+    const stdout = Object.assign(fakeStream(), {
+      write(chunk: string | Uint8Array) {
+        chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk)); // a copy, as written
+        return true;
+      },
+    });
+    const { r } = renderTo({ json: true, stdout });
+    const events: RunEvent[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const key = `k${i}:${'é日🎧'.repeat(i % 7)}\ud800`; // 2-, 3- and 4-byte UTF-8, a lone surrogate
+      events.push({ type: 'item-skipped', at: AT, key, reason: 'done' });
+      if (i === 1500) events.push({ type: 'notice', at: AT, level: 'warn', message: '日'.repeat(70_000) });
+    }
+    for (const e of events) r.emit(e);
+    r.stop();
+    const text = Buffer.concat(chunks).toString('utf8');
+    expect(text).toBe(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    expect(chunks.length).toBeGreaterThan(3); // written in batches, not all at once
+    for (const c of chunks) expect(c[c.length - 1]).toBe(0x0a); // every write ends a line
   });
 
   it('plain lines are redacted too', () => {
