@@ -49,6 +49,12 @@ export interface ItemContext {
    * the run waits for it before it ends. Without it the step is awaited in the slot.
    */
   defer?(finishing: Promise<void>): void;
+  /**
+   * Called once for an item that was started (its `item-start` emitted) and then given up because the run
+   * stopped (interrupted, or a run-level error such as `E_AUTH`): it is counted nowhere, and the run says
+   * how many there were before `run-end`.
+   */
+  leftUndone?(): void;
 }
 
 /** The error as events and the manifest show it, with secrets redacted. */
@@ -65,12 +71,14 @@ export async function runItem(ref: RecordingRef, ctx: ItemContext): Promise<void
   const itemStart = Date.now();
   const state: PartState = { bytes: 0, resumable: false };
   let attempts = 0;
+  let started = false;
   try {
     const files = await withRetries(
       async (attempt) => {
         attempts = attempt;
         if (signal.aborted) throw new RecpullError('E_ABORTED', 'interrupted');
         emit({ type: 'item-start', at: now(), key: ref.key, attempt });
+        started = true;
         const deadline = new AttemptDeadline(signal, ctx.deadline);
         try {
           const fetched = await abandonOnAbort(
@@ -143,9 +151,11 @@ export async function runItem(ref: RecordingRef, ctx: ItemContext): Promise<void
     const err = toRecpullError(raw, 'E_IO');
     err.key ??= ref.key;
     await discardPart(write.out, state);
-    if (signal.aborted || err.code === 'E_ABORTED') return; // the run is stopping: not this item's failure
-    if (FATAL_CODES.has(err.code)) {
-      ctx.fail(err);
+    // the run is stopping, or this error stops it: not this item's failure
+    const stopping = signal.aborted || err.code === 'E_ABORTED';
+    if (stopping || FATAL_CODES.has(err.code)) {
+      if (!stopping) ctx.fail(err);
+      if (started) ctx.leftUndone?.();
       return;
     }
     if (state.rel) write.paths.release(state.rel, ref.key);

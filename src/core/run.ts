@@ -137,6 +137,9 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   };
   const queue = new WorkQueue(opts.concurrency, opts.concurrency * 2, stop.signal);
   items.defer = (finishing) => queue.defer(finishing);
+  /** Items started and then given up when the run stopped: counted nowhere, said once at the end. */
+  let undone = 0;
+  items.leftUndone = () => undone++;
   /**
    * Skips, fails or queues one ref; `present` is true for a done key whose files are all on disk (the
    * presence checks said so), which is skipped. A promise only when there is something to wait for (a
@@ -227,6 +230,14 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   } finally {
     presence.close();
     await queue.settle();
+    if (undone > 0) {
+      emit({
+        type: 'notice',
+        at: now(),
+        level: 'warn',
+        message: `${undone} recording(s) were started and left undone when the run stopped; they are not counted, and the next run fetches them`,
+      });
+    }
     if (repeats > 0) {
       emit({
         type: 'notice',

@@ -135,6 +135,52 @@ describe('runDownloads', () => {
     expect(events.at(-1)).toMatchObject({ type: 'run-end' });
   });
 
+  it('items started when the run stops are said, in one notice before run-end: an interrupt, a refused password', async () => {
+    // two downloads under way (-j2) whose bodies never come, then an interrupt; or, once both have
+    // begun, the server refuses the password to both
+    const begun: string[] = [];
+    const both = (fetch: (ctx: { signal: AbortSignal }) => Promise<FetchedBody>): Source => ({
+      ...source([ref('a'), ref('b'), ref('c')], () => () => wavBody('x')),
+      async fetch(r, ctx) {
+        begun.push(r.key);
+        while (begun.length < 2) await new Promise((res) => setTimeout(res, 2));
+        return fetch(ctx);
+      },
+    });
+    const stop = new AbortController();
+    const interrupted = run(
+      both(
+        (ctx) =>
+          new Promise<FetchedBody>((_, reject) =>
+            ctx.signal.addEventListener('abort', () => reject(new RecpullError('E_ABORTED', 'interrupted'))),
+          ),
+      ),
+      { signal: stop.signal },
+    );
+    while (begun.length < 2) await new Promise((r) => setTimeout(r, 2));
+    stop.abort();
+    const { result, events } = await interrupted;
+    expect(result.interrupted).toBe(true);
+    expect(result.counts).toMatchObject({ done: 0, failed: 0, skipped: 0 });
+    const said = events.filter((e) => e.type === 'notice');
+    expect(said).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        message: expect.stringMatching(/^2 recording\(s\) were started and left undone/),
+      }),
+    ]);
+    expect(events.at(-2)).toBe(said[0]);
+    expect(events.at(-1)).toMatchObject({ type: 'run-end' });
+
+    begun.length = 0;
+    const auth = await run(both(async () => Promise.reject(new RecpullError('E_AUTH', 'refused'))));
+    expect(auth.result.exitCode).toBe(3);
+    expect(auth.result.counts).toMatchObject({ done: 0, failed: 0, skipped: 0 });
+    expect(auth.events.filter((e) => e.type === 'notice')).toEqual([
+      expect.objectContaining({ message: expect.stringMatching(/^2 recording/) }),
+    ]);
+  });
+
   it('maps ENOSPC and EDQUOT while writing to E_NO_SPACE, other disk errors to E_IO, the rest to the network', () => {
     const signal = new AbortController().signal;
     const errno = (code: string) => Object.assign(new Error(code), { code });
