@@ -86,6 +86,24 @@ export async function* readInputBatches(stream: Readable): AsyncGenerator<InputR
       }
     })(),
   );
+  const lead = head[0];
+  if (
+    lead &&
+    lead.length >= 2 &&
+    ((lead[0] === 0xff && lead[1] === 0xfe) || (lead[0] === 0xfe && lead[1] === 0xff))
+  ) {
+    // Excel's "Unicode text" and PowerShell's default: every line would fail as holding NUL bytes
+    yield [
+      {
+        line: 1,
+        error: new RecpullError(
+          'E_INPUT',
+          'line 1: the input list is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8 (CSV UTF-8) and run again',
+        ),
+      },
+    ];
+    return;
+  }
   const first = text.replace(/^\uFEFF/, '').trimStart();
   if (first === '') return;
   if (first.startsWith('{')) yield* ndjsonBatches(rest);
@@ -293,6 +311,19 @@ async function* delimitedBatches(stream: Readable, delimiter: string): AsyncGene
       }
       if (!header) {
         header = values.map((h) => trimAscii(h).toLowerCase());
+        const twice = header.find((h, k) => h !== '' && header?.indexOf(h) !== k);
+        if (twice !== undefined) {
+          // which of the two columns holds the id is a guess either way: no row is read
+          rows.push({
+            line: startLine,
+            error: new RecpullError(
+              'E_INPUT',
+              `line ${startLine}: the header names the column "${twice}" twice (names are compared without case); rename or remove one, no row can be read`,
+            ),
+          });
+          yield rows;
+          return;
+        }
         continue;
       }
       if (values.length !== header.length) {
@@ -318,7 +349,7 @@ async function* delimitedBatches(stream: Readable, delimiter: string): AsyncGene
     ];
 }
 
-/** A row's fields by header name (a later column of a repeated name wins, as with `Object.fromEntries`). */
+/** A row's fields by header name (the header names each column once: `delimitedBatches` refuses a repeat). */
 function rowFields(header: string[], values: string[]): Record<string, unknown> {
   // `fields.__proto__ = v` would set the prototype, not a field: such a header takes the slow path
   if (header.includes('__proto__')) return Object.fromEntries(header.map((h, k) => [h, values[k] ?? '']));

@@ -80,6 +80,32 @@ describe('input hardening (issue 7)', () => {
     expect(errorOf(nd[2]).message).toMatch(/^line 3: .*UTF-8/);
   });
 
+  it('refuses a header naming a column twice, and a UTF-16 list, each with one error and no row read', async () => {
+    for (const header of ['id,name,ID', 'id\tname\tname']) {
+      const sep = header.includes('\t') ? '\t' : ',';
+      const r = await rows([`${header}\n`, `a${sep}b${sep}c\n`, `d${sep}e${sep}f\n`]);
+      expect(r).toHaveLength(1);
+      expect(r[0]?.line).toBe(1);
+      expect(errorOf(r[0]).code).toBe('E_INPUT');
+      expect(errorOf(r[0]).message).toMatch(/^line 1: the header names the column "(id|name)" twice/);
+    }
+    // empty names (a trailing comma) are not a repeat
+    expect(await rows(['id,name,,\n', 'a,b,,\n'])).toEqual([
+      { line: 2, fields: { id: 'a', name: 'b', '': '' } },
+    ]);
+    for (const encoding of ['utf16le', 'utf16be'] as const) {
+      const text = Buffer.from('\ufeffid,name\na,b\n', 'utf16le');
+      if (encoding === 'utf16be') text.swap16();
+      const r = await rows([text]);
+      expect(r).toHaveLength(1);
+      expect(errorOf(r[0]).message).toMatch(/^line 1: the input list is UTF-16 .*save it as UTF-8/);
+    }
+    // a UTF-8 byte-order mark is still fine
+    expect(await rows([Buffer.from('\ufeffid,name\na,b\n')])).toEqual([
+      { line: 2, fields: { id: 'a', name: 'b' } },
+    ]);
+  });
+
   it('reads the same rows whatever the chunking: whole-chunk decoding equals line-by-line', async () => {
     const bytes = Buffer.concat([
       Buffer.from('\uFEFFid,name\r\na,b\nc,"d\ne"\n'),
