@@ -3,7 +3,7 @@
  * key (in this run or in the manifest) or present on disk without an owner gets a `-2`, `-3`… suffix.
  * Paths are compared case-insensitively, since the output folder may live on a case-insensitive disk.
  */
-import { lstat, mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, stat, statfs } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { RecpullError } from './errors.js';
 import { withSuffix } from './template.js';
@@ -99,6 +99,12 @@ export function insideOut(out: string, rel: string): string {
  */
 export async function checkOutFolder(out: string): Promise<void> {
   const root = resolve(out);
+  if (await onProcFs(root)) {
+    throw new RecpullError(
+      'E_USAGE',
+      `--out ${root} is in /proc, the kernel's process information, where no file can be written; name a folder on a disk`,
+    );
+  }
   const st = await statOrUndefined(root, 'stat');
   if (!st) return;
   if (!st.isDirectory()) {
@@ -118,6 +124,24 @@ export async function checkOutFolder(out: string): Promise<void> {
   }
   if (!ls.isDirectory()) {
     throw new RecpullError('E_USAGE', `${state} is not a folder; recpull keeps its lock and manifest there`);
+  }
+}
+
+/** Linux's procfs (`PROC_SUPER_MAGIC`, statfs(2)). */
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/**
+ * Whether `path`, or its nearest existing ancestor, is on Linux's procfs: Node's recursive `mkdir` below
+ * `/proc/self` never returns (Node 24: 100 % CPU, deaf to SIGTERM), so such an `--out` is refused first.
+ */
+async function onProcFs(path: string): Promise<boolean> {
+  if (process.platform !== 'linux') return false;
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      return (await statfs(p)).type === PROC_SUPER_MAGIC;
+    } catch {
+      if (dirname(p) === p) return false; // nothing above it could be examined
+    }
   }
 }
 

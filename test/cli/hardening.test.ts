@@ -69,6 +69,17 @@ describe('recpull hardening (issue 7)', () => {
       expect(r.stderr).toContain('choose another with -o');
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
+    // below /proc, Node's recursive mkdir never returns: refused before it is tried (Linux only)
+    if (process.platform === 'linux') {
+      for (const out of ['/proc/self', '/proc/self/recpull-test']) {
+        const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', out, '--no-progress'], {
+          cwd: s.dir,
+          timeoutMs: 20_000,
+        });
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toContain(`E_USAGE: --out ${out} is in /proc`);
+      }
+    }
     expect(s.sandbox.log).toEqual([]); // nothing was attempted
   });
 
