@@ -194,6 +194,28 @@ describe('recpull CLI', () => {
     expect(others.filter((u) => !lazy.some((name) => u.includes(`/node_modules/${name}/`)))).toEqual([]);
   });
 
+  it('the npm package holds what an installed recpull loads or reads: the launcher, the bundle, the sandbox’s TLS files', () => {
+    // `recpull demo` from an installed package crashed reading src/sandbox/*.pem, which "files" left out
+    const root = join(BIN, '..', '..');
+    const listing = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const files = new Set(
+      (JSON.parse(listing) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path),
+    );
+    for (const f of [
+      'bin/recpull.js',
+      'bin/v8-flags.js',
+      'dist/bundle/main.js',
+      'src/sandbox/sandbox-cert.pem',
+      'src/sandbox/sandbox-key.pem',
+      'config.example.yaml',
+    ])
+      expect(files.has(f), f).toBe(true);
+  });
+
   it('finds recpull.config.yaml in the working folder without --config', async () => {
     const s = await setup({ recordings: 2 });
     const r = await runCli(['timplus', '-i', s.list, '-o', s.out, '--json'], { cwd: s.dir });
