@@ -19,17 +19,26 @@ if (have[0] < need[0] || (have[0] === need[0] && have[1] < need[1])) {
 // is loaded (bin/v8-flags.js holds them); Node 22 and 24 know them.
 // --expose-gc lets the sink ask for a young-generation collection every 4 MiB a download writes, which
 // frees the socket's read buffers sooner (one 1 GiB recording: 108 -> 97 MB peak; src/core/young-gc.ts).
-// Node's compile cache (in the system's temp folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off) keeps
-// V8's compiled code of recpull and its modules between runs: measured 0.42 s -> 0.37 s for a run that
-// only starts and stops. A cache that cannot be written is skipped by Node, silently.
+// Node's compile cache keeps V8's compiled code of recpull and its modules between runs: measured 0.42 s
+// -> 0.37 s for a run that only starts and stops. It is kept in this account's private cache folder
+// (bin/compile-cache.js says where and why not in the shared temp folder), or in NODE_COMPILE_CACHE when
+// that names one; NODE_DISABLE_COMPILE_CACHE=1 turns it off. A cache that cannot be used is skipped, silently.
 // The CLI is loaded from dist/bundle/ (npm run build: tsc, then rolldown), a few chunks holding recpull and
 // its eagerly loaded dependencies, not the ~290 files of dist/ and node_modules: a one-row re-run went from
 // 0.36 s and 78 MB to 0.20 s and 67 MB (4 alternated pairs).
 Promise.all([import('node:v8'), import('./v8-flags.js')])
   .then(([v8, { V8_FLAGS }]) => v8.setFlagsFromString(V8_FLAGS))
   .catch(() => {})
-  .then(() => import('node:module'))
-  .then((m) => m.enableCompileCache?.())
+  .then(() => Promise.all([import('node:module'), import('./compile-cache.js')]))
+  .then(([m, { compileCacheDir }]) => {
+    if (!m.enableCompileCache) return;
+    if (process.env.NODE_COMPILE_CACHE)
+      m.enableCompileCache(); // the folder the user named
+    else {
+      const dir = compileCacheDir();
+      if (dir) m.enableCompileCache(dir);
+    }
+  })
   .catch(() => {})
   .then(() => import('../dist/bundle/main.js'))
   .then(

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sandboxCertificate } from '../../src/sandbox/server.js';
@@ -189,7 +189,7 @@ describe('recpull CLI', () => {
     // besides the launcher, only the bundle's chunks and the dependencies loaded on first use
     const lazy = ['csv-parse', 'undici'];
     const others = files.filter(
-      (u) => !/\/bin\/(recpull|v8-flags)\.js$/.test(u) && !u.includes('/dist/bundle/'),
+      (u) => !/\/bin\/(recpull|v8-flags|compile-cache)\.js$/.test(u) && !u.includes('/dist/bundle/'),
     );
     expect(others.filter((u) => !lazy.some((name) => u.includes(`/node_modules/${name}/`)))).toEqual([]);
   });
@@ -208,6 +208,7 @@ describe('recpull CLI', () => {
     for (const f of [
       'bin/recpull.js',
       'bin/v8-flags.js',
+      'bin/compile-cache.js',
       'dist/bundle/main.js',
       'src/sandbox/sandbox-cert.pem',
       'src/sandbox/sandbox-key.pem',
@@ -215,6 +216,30 @@ describe('recpull CLI', () => {
     ])
       expect(files.has(f), f).toBe(true);
   });
+
+  it.skipIf(process.platform === 'win32')(
+    'keeps the compile cache in the account’s own cache folder, never the shared temp folder, and not in one others may write',
+    async () => {
+      const home = await tempDir();
+      const shared = join(home, 'tmp');
+      await mkdir(shared);
+      const env = { HOME: home, XDG_CACHE_HOME: undefined, TMPDIR: shared };
+      expect((await runCli(['--version'], { cwd: home, env })).code).toBe(0);
+      const cache = join(home, '.cache', 'recpull', 'compile-cache');
+      expect((await readdir(cache, { recursive: true })).length).toBeGreaterThan(0);
+      expect((await stat(cache)).mode & 0o777).toBe(0o700);
+      expect(await readdir(shared)).toEqual([]); // Node's default would be $TMPDIR/node-compile-cache
+      // a recpull folder that others may write (made by someone else first): no cache at all
+      const open = join(home, 'open');
+      await mkdir(join(open, 'recpull'), { recursive: true });
+      await chmod(join(open, 'recpull'), 0o777);
+      expect((await runCli(['--version'], { cwd: home, env: { ...env, XDG_CACHE_HOME: open } })).code).toBe(
+        0,
+      );
+      expect(await readdir(join(open, 'recpull', 'compile-cache'), { recursive: true })).toEqual([]);
+      expect(await readdir(shared)).toEqual([]);
+    },
+  );
 
   it('finds recpull.config.yaml in the working folder without --config', async () => {
     const s = await setup({ recordings: 2 });

@@ -27,12 +27,19 @@ export interface CliOptions {
   bin?: string;
 }
 
+/**
+ * Node's compile cache for every CLI run of the tests: one private folder (the launcher makes it owner-only),
+ * so each test's fresh home does not start cold.
+ */
+const TEST_CACHE = join(tmpdir(), `recpull-test-cache-${process.getuid?.() ?? 'user'}`);
+
 /** Env for the child: no stray config from the real home. (Fast retries: `retryBase` in the test configs.) */
 export function testEnv(home: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: home,
     XDG_CONFIG_HOME: join(home, '.config'),
+    XDG_CACHE_HOME: TEST_CACHE,
     NO_COLOR: '1',
     ...extra,
   };
