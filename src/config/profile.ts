@@ -9,6 +9,7 @@ import { redact, redactDeep, registerSecret } from '../core/redact.js';
 import type { LoadedConfig } from './load.js';
 import { allowedKeys, describeIssue } from './schema.js';
 import {
+  checkCaFile,
   expandHome,
   hasEnvReference,
   interpolateDeep,
@@ -86,7 +87,8 @@ function formatIssues(file: string, spec: ProfileSpec, profile: string, issues: 
  * Order: `${ENV}` / `${ENV:-default}` interpolation of every string (from `process.env`); zod validation
  * (strict: unknown keys are errors; exactly one of `password`/`passwordFile`, `clientSecret`/
  * `clientSecretFile`, `jwt`/`jwtFile`); `<key>File` read into `<key>` (relative to the config file's
- * folder, `~` expanded, one trailing newline trimmed); `tls.caFile` made absolute the same way, `out` gets
+ * folder, `~` expanded, one trailing newline trimmed); `tls.caFile` made absolute the same way and checked
+ * (readable, a PEM certificate), `out` gets
  * `~` expanded. Every resolved secret is passed to `registerSecret()`. ringcentral `server`/`mediaServer`
  * get their defaults.
  *
@@ -96,7 +98,7 @@ function formatIssues(file: string, spec: ProfileSpec, profile: string, issues: 
  * @throws RecpullError `E_CONFIG`, naming the file: vendor section missing (says what to add, points at
  *   config.example.yaml); unknown profile (lists the existing ones); unset environment variable (key path +
  *   variable); validation failure (`timplus.default.url: expected an http(s) URL`, one line per problem);
- *   unreadable or empty secret file.
+ *   unreadable or empty secret file; unreadable `tls.caFile` or one without a certificate.
  */
 export async function resolveProfile<S = Record<string, unknown>>(
   loaded: LoadedConfig,
@@ -154,7 +156,11 @@ export async function resolveProfile<S = Record<string, unknown>>(
   }
   if (typeof settings.out === 'string') settings.out = expandHome(settings.out);
   const tls = settings.tls as { caFile?: string } | undefined;
-  if (tls?.caFile !== undefined) settings.tls = { ...tls, caFile: resolveConfigPath(tls.caFile, file) };
+  if (tls?.caFile !== undefined) {
+    const caFile = resolveConfigPath(tls.caFile, file);
+    await checkCaFile(caFile, `${vendor}.${profile}.tls.caFile`, file);
+    settings.tls = { ...tls, caFile };
+  }
 
   return { vendor, profile, filepath: file, settings: settings as S, warnings };
 }

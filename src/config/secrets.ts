@@ -2,6 +2,7 @@
  * Secrets in the config: `${ENV}` interpolation, `<key>File` reading, and the "readable by others"
  * warnings. Nothing here prints; warnings are returned as strings.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -123,6 +124,35 @@ export async function readSecretFile(
     out.warning = `secret file ${file} (${keyPath}) is readable by others; chmod 600 it`;
   }
   return out;
+}
+
+/**
+ * Checks `tls.caFile` (an absolute path, `keyPath` its key in the config) before anything connects: it must
+ * be readable and hold a PEM certificate (`-----BEGIN CERTIFICATE-----`, parsed by node:crypto's
+ * X509Certificate). A missing file crashed the run as an internal error, and one without a certificate was
+ * ignored, so the TLS failure it caused told the user to set the setting they had set.
+ *
+ * @throws RecpullError `E_CONFIG` naming the config file, the key and the path: unreadable (with the
+ *   system's code, e.g. ENOENT), or no certificate in it.
+ */
+export async function checkCaFile(caFile: string, keyPath: string, configFile: string): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(caFile, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new RecpullError('E_CONFIG', `${configFile}: ${keyPath}: cannot read ${caFile} (${code})`, {
+      cause: err,
+    });
+  }
+  try {
+    new X509Certificate(text);
+  } catch {
+    throw new RecpullError(
+      'E_CONFIG',
+      `${configFile}: ${keyPath}: ${caFile} holds no PEM certificate (a "-----BEGIN CERTIFICATE-----" block); name the CA's certificate file`,
+    );
+  }
 }
 
 /** The "literal secret in a readable config file" warning, or undefined when there is nothing to say. */

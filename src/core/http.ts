@@ -53,7 +53,17 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-/** One undici Agent per origin, created on first use. */
+/** The PEM of `caFile` (the CLI has checked it with the config); `E_CONFIG` when it cannot be read. */
+function readCa(caFile: string): string {
+  try {
+    return readFileSync(caFile, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new RecpullError('E_CONFIG', `tls.caFile: cannot read ${caFile} (${code})`, { cause: err });
+  }
+}
+
+/** One undici Agent per origin, created on first use. The constructor throws `E_CONFIG` when `caFile` cannot be read. */
 export class HttpClient {
   private readonly agents = new Map<string, Agent>();
   private readonly connect: { ca?: string; rejectUnauthorized?: boolean; timeout: number };
@@ -61,7 +71,7 @@ export class HttpClient {
   constructor(readonly options: HttpOptions = {}) {
     const timeout = options.connectTimeoutMs ?? Math.min(options.timeoutMs ?? 60_000, 15_000);
     this.connect = { timeout };
-    const ca = options.ca ?? (options.caFile ? readFileSync(options.caFile, 'utf8') : undefined);
+    const ca = options.ca ?? (options.caFile ? readCa(options.caFile) : undefined);
     if (ca) this.connect.ca = ca;
     if (options.insecure) this.connect.rejectUnauthorized = false;
   }

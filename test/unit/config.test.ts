@@ -224,6 +224,26 @@ describe('resolveProfile', () => {
     expect((await resolveProfile<TimplusProfile>(loaded, timplus, 'site-b')).settings.password).toBe(CANARY);
   });
 
+  it('checks tls.caFile when the profile is resolved: missing or without a certificate is E_CONFIG naming the key', async () => {
+    process.env.TEST_TIM_PW = CANARY;
+    const withCa = (ca: string) =>
+      TIMPLUS.replace(
+        '    password: ${TEST_TIM_PW}',
+        `    password: \${TEST_TIM_PW}\n    tls:\n      caFile: ${ca}`,
+      );
+    const missing = await loadYaml(withCa('certs/ca.pem'));
+    const ca = path.join(tmp, 'certs', 'ca.pem');
+    let msg = await configError(() => resolveProfile<TimplusProfile>(missing, timplus, 'default'));
+    expect(msg).toContain('timplus.default.tls.caFile');
+    expect(msg).toContain(`${ca} (ENOENT)`);
+    await write(ca, 'not a certificate\n');
+    msg = await configError(() => resolveProfile<TimplusProfile>(missing, timplus, 'default'));
+    expect(msg).toContain('holds no PEM certificate');
+    await copyFile(new URL('../../src/sandbox/sandbox-cert.pem', import.meta.url), ca);
+    const r = await resolveProfile<TimplusProfile>(missing, timplus, 'default');
+    expect(r.settings.tls).toEqual({ caFile: ca }); // made absolute, relative to the config file
+  });
+
   it.skipIf(process.platform === 'win32')(
     'warns about literal secrets and secret files readable by others',
     async () => {
@@ -267,6 +287,7 @@ describe('resolveProfile', () => {
     rateLimit: { heavy: { limit: 10, windowSeconds: 60 } }
     tls: { caFile: ca.pem, insecure: false }
 `);
+    await copyFile(new URL('../../src/sandbox/sandbox-cert.pem', import.meta.url), path.join(tmp, 'ca.pem')); // a real certificate: the file is checked
     const r = await resolveProfile<RingcentralProfile>(loaded, ringcentral, 'default');
     expectTypeOf(r.settings).toEqualTypeOf<RingcentralProfile>();
     expect(r.settings).toEqual({
@@ -315,6 +336,10 @@ describe('config.example.yaml', () => {
     await copyFile(path.join(import.meta.dirname, '..', '..', 'config.example.yaml'), file);
     await chmod(file, 0o600);
     await write(path.join(dir, 'secrets', 'timplus-site-b.password'), 'pw-b-1234');
+    await copyFile(
+      new URL('../../src/sandbox/sandbox-cert.pem', import.meta.url),
+      path.join(dir, 'secrets', 'site-b-ca.pem'),
+    );
     await write(path.join(home, '.config', 'recpull', 'rc.jwt'), 'jwt-1234');
     Object.assign(process.env, {
       RECPULL_TIMPLUS_PASSWORD: 'pw-a-1234',
