@@ -230,22 +230,6 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   } finally {
     presence.close();
     await queue.settle();
-    if (undone > 0) {
-      emit({
-        type: 'notice',
-        at: now(),
-        level: 'warn',
-        message: `${undone} recording(s) were started and left undone when the run stopped; they are not counted, and the next run fetches them`,
-      });
-    }
-    if (repeats > 0) {
-      emit({
-        type: 'notice',
-        at: now(),
-        level: 'info',
-        message: `${repeats} input row(s) named a recording already met in this run and were not counted again`,
-      });
-    }
     if (refs && stop.signal.aborted) await settleWithin(refs.return?.(), 2000);
     opts.signal.removeEventListener('abort', onAbort);
   }
@@ -266,6 +250,23 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
       : counts.failed > 0
         ? EXIT.ITEM_FAILED
         : EXIT.OK;
+  // what run-end's counts leave out, said last before it (after the source's own closing notices)
+  if (undone > 0) {
+    emit({
+      type: 'notice',
+      at: now(),
+      level: 'warn',
+      message: `${undone} recording(s) were started and left undone when the run stopped; they are not counted, and the next run fetches them`,
+    });
+  }
+  if (repeats > 0) {
+    emit({
+      type: 'notice',
+      at: now(),
+      level: 'info',
+      message: `${repeats} input row(s) named a recording already met in this run and were not counted again`,
+    });
+  }
   emit({
     type: 'run-end',
     at: now(),

@@ -151,8 +151,23 @@ describe.each(CASES)('conformance: $entry.name', ({ entry, bin }) => {
       run.child.kill(signal);
       const r = await run.closed;
       expect(r.code, r.stderr).toBe(code);
-      const end = events(r.stdout).at(-1);
-      expect(end).toMatchObject({ type: 'run-end', exitCode: code, interrupted: true });
+      const evs = events(r.stdout);
+      expect(evs.at(-1)).toMatchObject({ type: 'run-end', exitCode: code, interrupted: true });
+      // the downloads under way are counted nowhere: the notice just before run-end says how many
+      const outcome = new Set(
+        evs.filter((e) => e.type === 'item-done' || e.type === 'item-failed').map((e) => e.key),
+      );
+      const open = new Set(
+        evs.filter((e) => e.type === 'item-start' && !outcome.has(e.key)).map((e) => e.key),
+      );
+      expect(open.size).toBeGreaterThan(0);
+      expect(evs.at(-2)).toMatchObject({
+        type: 'notice',
+        level: 'warn',
+        message: expect.stringMatching(
+          new RegExp(`^${open.size} recording\\(s\\) were started and left undone`),
+        ),
+      });
       await expectNothingHalfWritten(s.out);
       if (s.emulator.openSessions) expect(s.emulator.openSessions(), 'the session was closed').toBe(0);
       // The next run finishes the job.
