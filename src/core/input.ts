@@ -86,19 +86,15 @@ export async function* readInputBatches(stream: Readable): AsyncGenerator<InputR
       }
     })(),
   );
-  const lead = head[0];
-  if (
-    lead &&
-    lead.length >= 2 &&
-    ((lead[0] === 0xff && lead[1] === 0xfe) || (lead[0] === 0xfe && lead[1] === 0xff))
-  ) {
+  const wide = wideEncoding(Buffer.concat(head).subarray(0, 4)); // the mark may come split over chunks
+  if (wide) {
     // Excel's "Unicode text" and PowerShell's default: every line would fail as holding NUL bytes
     yield [
       {
         line: 1,
         error: new RecpullError(
           'E_INPUT',
-          'line 1: the input list is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8 (CSV UTF-8) and run again',
+          `line 1: the input list is ${wide} text (it starts with a ${wide} byte-order mark); save it as UTF-8 (CSV UTF-8) and run again`,
         ),
       },
     ];
@@ -108,6 +104,14 @@ export async function* readInputBatches(stream: Readable): AsyncGenerator<InputR
   if (first === '') return;
   if (first.startsWith('{')) yield* ndjsonBatches(rest);
   else yield* delimitedBatches(rest, (first.split('\n')[0] ?? '').includes('\t') ? '\t' : ',');
+}
+
+/** 'UTF-16' or 'UTF-32' when `lead` (the first 4 bytes) starts with that encoding's byte-order mark. */
+function wideEncoding(lead: Buffer): 'UTF-16' | 'UTF-32' | undefined {
+  if (lead[0] === 0xff && lead[1] === 0xfe) return lead[2] === 0 && lead[3] === 0 ? 'UTF-32' : 'UTF-16';
+  if (lead[0] === 0xfe && lead[1] === 0xff) return 'UTF-16';
+  if (lead[0] === 0 && lead[1] === 0 && lead[2] === 0xfe && lead[3] === 0xff) return 'UTF-32';
+  return undefined;
 }
 
 /** One line of input: its text, or why it cannot be read. `line` is 1-based. */

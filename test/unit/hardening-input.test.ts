@@ -100,6 +100,16 @@ describe('input hardening (issue 7)', () => {
       expect(r).toHaveLength(1);
       expect(errorOf(r[0]).message).toMatch(/^line 1: the input list is UTF-16 .*save it as UTF-8/);
     }
+    // the mark split over two chunks (a pipe), and UTF-32's marks
+    const le = Buffer.from('\ufeffid,name\na,b\n', 'utf16le');
+    expect(errorOf((await rows([le.subarray(0, 1), le.subarray(1)]))[0]).message).toMatch(/is UTF-16 text/);
+    const utf32le = Buffer.from([0xff, 0xfe, 0, 0, 0x69, 0, 0, 0, 0x0a, 0, 0, 0]);
+    const utf32be = Buffer.from([0, 0, 0xfe, 0xff, 0, 0, 0, 0x69, 0, 0, 0, 0x0a]);
+    for (const text of [utf32le, utf32be]) {
+      const r = await rows([text.subarray(0, 3), text.subarray(3)]);
+      expect(r).toHaveLength(1);
+      expect(errorOf(r[0]).message).toMatch(/^line 1: the input list is UTF-32 text/);
+    }
     // a UTF-8 byte-order mark is still fine
     expect(await rows([Buffer.from('\ufeffid,name\na,b\n')])).toEqual([
       { line: 2, fields: { id: 'a', name: 'b' } },
