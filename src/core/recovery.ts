@@ -4,7 +4,8 @@
  * leftover `.part` files deleted, whole files renamed just before a crash adopted as done). A dry run only
  * reads the manifest and touches nothing.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { RecpullError } from './errors.js';
 import { type EventSink, now } from './events.js';
 import { PartJournal } from './journal.js';
@@ -56,13 +57,15 @@ export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> 
     return { index: view.index, paths: allocatorFor(out, view.index), release: () => view.close() };
   }
   try {
-    await mkdir(stateDir(out), { recursive: true });
+    await makeFolder(stateDir(out));
   } catch (err) {
     throw outFolderError(err, `cannot create ${stateDir(out)}`);
   }
   const releaseLock = await acquireLock(out, (err) =>
     opts.onLockLost(new RecpullError('E_LOCKED', `lost the lock of ${out}: ${err.message}`)),
-  );
+  ).catch((err: unknown) => {
+    throw outFolderError(err, `cannot lock ${out}`); // a read-only --out (EROFS) is a usage error too
+  });
   let released = false;
   const journal = new PartJournal(out);
   const release = async () => {
@@ -112,6 +115,39 @@ export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> 
  * `E_IO`, whose exit 1 says a recording failed. Anything else (a failing disk) stays `E_IO`.
  */
 const UNUSABLE_OUT = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP', 'EEXIST']);
+
+/**
+ * `mkdir -p dir`. Node's recursive mkdir reports ENOENT for some failures that have another cause (a
+ * read-only mount: EROFS, found by the hostile sweep); then the missing folders are made one by one, which
+ * fails with the real reason.
+ *
+ * @throws the file system's error (`code` EROFS, EACCES…).
+ */
+async function makeFolder(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const missing: string[] = [];
+  for (
+    let p = dir;
+    !(await stat(p).then(
+      () => true,
+      () => false,
+    ));
+    p = dirname(p)
+  ) {
+    missing.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  for (const folder of missing) {
+    await mkdir(folder).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+}
 
 /** The error of an `--out` that cannot be examined or created (see `UNUSABLE_OUT`). */
 function outFolderError(err: unknown, what: string): RecpullError {

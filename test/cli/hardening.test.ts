@@ -1,16 +1,25 @@
 /**
  * Issue 7 as the user sees it: the CLI as a subprocess against the TIM Plus emulator.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTimplusSandbox, type TimplusSandbox } from '../../src/sandbox/timplus/index.js';
-import { manifestLines, runCli, startCli, tempDir, writeConfig } from '../helpers/cli.js';
+import { BIN, manifestLines, runCli, startCli, tempDir, testEnv, writeConfig } from '../helpers/cli.js';
 
 const sandboxes: TimplusSandbox[] = [];
 afterEach(async () => {
   await Promise.all(sandboxes.splice(0).map((s) => s.close()));
 });
+
+/** Whether `unshare -m` can bind-mount read-only here (root on Linux with util-linux). */
+function canMountReadOnly(): boolean {
+  if (process.platform !== 'linux') return false;
+  return (
+    spawnSync('unshare', ['-m', 'sh', '-c', 'mount --bind -o ro /tmp /tmp'], { timeout: 10_000 }).status === 0
+  );
+}
 
 async function setup(recordings: number, faults = {}) {
   const sandbox = await startTimplusSandbox({ recordings, minBytes: 20_000, maxBytes: 30_000, faults });
@@ -68,6 +77,24 @@ describe('recpull hardening (issue 7)', () => {
       expect(r.stderr).toContain(code);
       expect(r.stderr).toContain('choose another with -o');
       expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    // a read-only mount (where a private mount namespace can be had: root on Linux): Node's recursive
+    // mkdir says ENOENT there; the real reason, EROFS, is found and is a usage error, new folder or not
+    if (canMountReadOnly()) {
+      const ro = join(s.dir, 'ro');
+      await mkdir(join(ro, 'old', '.recpull'), { recursive: true });
+      for (const out of [join(ro, 'new'), join(ro, 'old')]) {
+        const args = ['timplus', '-c', s.config, '-i', s.list, '-o', out, '--no-progress'];
+        const script = 'mount --bind -o ro "$0" "$0" && shift && exec "$@"';
+        const r = spawnSync('unshare', ['-m', 'sh', '-c', script, ro, process.execPath, BIN, ...args], {
+          cwd: s.dir,
+          env: testEnv(s.dir),
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+        expect(r.status, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(/E_USAGE: cannot (create|lock) .*: EROFS/);
+      }
     }
     // below /proc, Node's recursive mkdir never returns: refused before it is tried (Linux only)
     if (process.platform === 'linux') {
