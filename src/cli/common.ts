@@ -5,9 +5,9 @@
  */
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { now } from '../core/events.js';
+import { now, type RunCounts } from '../core/events.js';
 import type { HttpOptions } from '../core/http.js';
-import { runDownloads } from '../core/run.js';
+import { leftUndoneMessage, runDownloads } from '../core/run.js';
 import type { Source } from '../core/source.js';
 import { createRenderer } from '../render/index.js';
 import type { CommonFlags, CommonProfile } from '../vendors/definition.js';
@@ -31,6 +31,12 @@ export interface CliContext {
   stoppable?: boolean;
   /** What a second Ctrl-C would leave undone (said before exiting at once). */
   undone?: () => string;
+  /**
+   * Set by a command while it can stop cleanly: ends its event stream at once for a second Ctrl-C (the
+   * left-undone notice and a `run-end` with the counts so far, `interrupted`, `exitCode`), unless run-end
+   * went out already. The lines are written as the process exits.
+   */
+  abandon?: (exitCode: number) => void;
 }
 
 function positiveSeconds(value: string): number {
@@ -140,8 +146,21 @@ export async function runSource(source: Source, ctx: RunContext): Promise<number
   for (const n of ctx.notices ?? []) renderer.emit({ type: 'notice', at: now(), level: 'info', message: n });
   const out = resolve(flags.out ?? profile.out ?? './recordings');
   const inFlight = new Set<string>();
+  // the run's counts as its events tell them, for a run-end written at once by a second Ctrl-C
+  const counts: RunCounts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
+  const started = Date.now();
+  let ended = false;
   let closing = false;
   cli.stoppable = true;
+  cli.abandon = (exitCode) => {
+    if (ended) return;
+    ended = true;
+    if (inFlight.size > 0)
+      renderer.emit({ type: 'notice', at: now(), level: 'warn', message: leftUndoneMessage(inFlight.size) });
+    const ms = Date.now() - started;
+    renderer.emit({ type: 'run-end', at: now(), counts, ms, exitCode, interrupted: true, out });
+    renderer.stop();
+  };
   cli.undone = () =>
     `${inFlight.size} recording(s) in flight were left undone (the next run removes their .part files and fetches them)` +
     (closing ? `; ${source.vendor} was still closing its session` : '');
@@ -162,9 +181,29 @@ export async function runSource(source: Source, ctx: RunContext): Promise<number
       ...(flags.attemptTimeout !== undefined ? { attemptDeadline: { baseMs: flags.attemptTimeout } } : {}),
       signal: cli.stop,
       emit: (event) => {
-        if (event.type === 'item-start') inFlight.add(event.key);
-        else if (event.type === 'item-done' || event.type === 'item-failed') inFlight.delete(event.key);
-        else if (event.type === 'run-end') inFlight.clear();
+        if (ended) return; // a second Ctrl-C ended the stream
+        switch (event.type) {
+          case 'item-start':
+            inFlight.add(event.key);
+            break;
+          case 'item-done':
+            inFlight.delete(event.key);
+            counts.done++;
+            for (const f of event.files) counts.bytes += f.bytes;
+            break;
+          case 'item-failed':
+            inFlight.delete(event.key);
+            counts.failed++;
+            break;
+          case 'item-skipped':
+            if (event.reason === 'done') counts.skipped++;
+            else counts.wouldFetch++;
+            break;
+          case 'run-end':
+            inFlight.clear();
+            ended = true;
+            break;
+        }
         if (cli.stop.aborted) closing = true;
         renderer.emit(event);
       },
@@ -187,6 +226,7 @@ export async function runSource(source: Source, ctx: RunContext): Promise<number
     throw err;
   } finally {
     cli.stoppable = false;
+    cli.abandon = undefined;
     await ctx.cleanup?.();
   }
 }

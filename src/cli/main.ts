@@ -92,6 +92,7 @@ export async function main(argv: string[], registry: readonly VendorEntry[] = VE
     process.stderr.write(
       `recpull: ${signal}${stop.signal.aborted ? ' again' : ''}, exiting at once${undone}\n`,
     );
+    if (ctx.stoppable) ctx.abandon?.(STOP_SIGNALS[signal]); // the event stream still ends in run-end
     process.exit(STOP_SIGNALS[signal]);
   };
   for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[]) process.on(signal, () => onSignal(signal));

@@ -66,6 +66,11 @@ export interface RunOptions {
   presence?: PresenceOptions;
 }
 
+/** The notice for `n` recordings started and then given up when the run stopped (counted nowhere). */
+export function leftUndoneMessage(n: number): string {
+  return `${n} recording(s) were started and left undone when the run stopped; they are not counted, and the next run fetches them`;
+}
+
 /** The result of a run. */
 export interface RunResult {
   counts: RunCounts;
@@ -256,7 +261,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
       type: 'notice',
       at: now(),
       level: 'warn',
-      message: `${undone} recording(s) were started and left undone when the run stopped; they are not counted, and the next run fetches them`,
+      message: leftUndoneMessage(undone),
     });
   }
   if (repeats > 0) {

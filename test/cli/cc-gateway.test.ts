@@ -173,9 +173,9 @@ describe('recpull cc-gateway against the emulator', () => {
     expect(`${r.stdout}${r.stderr}`).not.toContain('wrong-canary-password');
   });
 
-  it('3: a second Ctrl-C during a slow sign-out exits at once', async () => {
+  it('3: a second Ctrl-C during a slow sign-out exits at once, and --json still ends in run-end', async () => {
     const s = await setup({ ...slow, logoutDelayMs: 4000 });
-    const cli = startCli(args(s, '--no-progress'), { cwd: s.dir });
+    const cli = startCli(args(s, '--json'), { cwd: s.dir });
     await waitFor(() => recordfiles(s) >= 1, 'a download');
     cli.child.kill('SIGINT');
     await waitFor(() => s.gw.log.some((e) => e.op === 'logout'), 'the sign-out request');
@@ -185,6 +185,20 @@ describe('recpull cc-gateway against the emulator', () => {
     expect(r.stderr).toMatch(/SIGINT again, exiting at once/);
     // It did not wait for the sign-out: the emulator has not answered it yet.
     expect(s.gw.signOuts).toEqual([]);
+    const evs = events(r.stdout);
+    const end = evs.at(-1) as { type: string; counts: Record<string, number>; exitCode: number };
+    expect(end).toMatchObject({ type: 'run-end', exitCode: 130, interrupted: true });
+    expect(evs.filter((e) => e.type === 'run-end')).toHaveLength(1);
+    expect(end.counts.done).toBe(evs.filter((e) => e.type === 'item-done').length);
+    const outcome = new Set(
+      evs.filter((e) => e.type === 'item-done' || e.type === 'item-failed').map((e) => e.key),
+    );
+    const open = new Set(evs.filter((e) => e.type === 'item-start' && !outcome.has(e.key)).map((e) => e.key));
+    if (open.size > 0)
+      expect(evs.at(-2)).toMatchObject({
+        type: 'notice',
+        message: expect.stringMatching(new RegExp(`^${open.size} recording`)),
+      });
   });
 
   it('4: 100-002 without --force-login is exit 3 with the advice; with it, forcelogin and success', async () => {
