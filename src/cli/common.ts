@@ -146,7 +146,7 @@ export async function runSource(source: Source, ctx: RunContext): Promise<number
   for (const n of ctx.notices ?? []) renderer.emit({ type: 'notice', at: now(), level: 'info', message: n });
   const out = resolve(flags.out ?? profile.out ?? './recordings');
   const inFlight = new Set<string>();
-  // the run's counts as its events tell them, for a run-end written at once by a second Ctrl-C
+  // the run keeps its counts here, so a second Ctrl-C can write a run-end with them at once
   const counts: RunCounts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
   const started = Date.now();
   let ended = false;
@@ -180,29 +180,14 @@ export async function runSource(source: Source, ctx: RunContext): Promise<number
       ...(flags.maxSize !== undefined ? { maxBytes: flags.maxSize } : {}),
       ...(flags.attemptTimeout !== undefined ? { attemptDeadline: { baseMs: flags.attemptTimeout } } : {}),
       signal: cli.stop,
+      counts,
       emit: (event) => {
         if (ended) return; // a second Ctrl-C ended the stream
-        switch (event.type) {
-          case 'item-start':
-            inFlight.add(event.key);
-            break;
-          case 'item-done':
-            inFlight.delete(event.key);
-            counts.done++;
-            for (const f of event.files) counts.bytes += f.bytes;
-            break;
-          case 'item-failed':
-            inFlight.delete(event.key);
-            counts.failed++;
-            break;
-          case 'item-skipped':
-            if (event.reason === 'done') counts.skipped++;
-            else counts.wouldFetch++;
-            break;
-          case 'run-end':
-            inFlight.clear();
-            ended = true;
-            break;
+        if (event.type === 'item-start') inFlight.add(event.key);
+        else if (event.type === 'item-done' || event.type === 'item-failed') inFlight.delete(event.key);
+        else if (event.type === 'run-end') {
+          inFlight.clear();
+          ended = true;
         }
         if (cli.stop.aborted) closing = true;
         renderer.emit(event);

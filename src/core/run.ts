@@ -64,6 +64,11 @@ export interface RunOptions {
   outputReady?: () => Promise<void> | undefined;
   /** When the skip pass moves its `stat`s to a worker thread, and in what batches (tests set them low). */
   presence?: PresenceOptions;
+  /**
+   * The object the run keeps its counts in (all zero when given), for a caller that needs them before
+   * `run-end`: the CLI writes a `run-end` of its own when a second Ctrl-C exits at once. Default: a new one.
+   */
+  counts?: RunCounts;
 }
 
 /** The notice for `n` recordings started and then given up when the run stopped (counted nowhere). */
@@ -89,7 +94,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   const template = opts.template ?? source.defaultTemplate;
   checkTemplate(template, ['vendor', 'ext', 'key', ...source.fields], opts.allowExtraFields ?? false);
   const started = Date.now();
-  const counts: RunCounts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
+  const counts: RunCounts = opts.counts ?? { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
   const { emit } = opts;
   const stop = new AbortController();
   let fatal: RecpullError | undefined;
