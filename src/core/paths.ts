@@ -56,7 +56,8 @@ export class PathAllocator {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether something (a link too, dangling or not) is at `path`. */
+export async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
     return true;

@@ -4,7 +4,7 @@
  * leftover `.part` files deleted, whole files renamed just before a crash adopted as done). A dry run only
  * reads the manifest and touches nothing.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { RecpullError } from './errors.js';
 import { type EventSink, now } from './events.js';
@@ -13,7 +13,7 @@ import { clearStaging } from './bundle.js';
 import { acquireLock } from './lock.js';
 import { describeLines, Manifest, openManifestView, stateDir } from './manifest.js';
 import type { ManifestIndex } from './manifest-index.js';
-import { checkOutFolder, forgetRealFolders, PathAllocator } from './paths.js';
+import { checkOutFolder, exists, forgetRealFolders, PathAllocator } from './paths.js';
 
 /** What a run works with. `manifest` and `journal` are absent in a dry run. */
 export interface FolderState {
@@ -131,14 +131,7 @@ async function makeFolder(dir: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const missing: string[] = [];
-  for (
-    let p = dir;
-    !(await stat(p).then(
-      () => true,
-      () => false,
-    ));
-    p = dirname(p)
-  ) {
+  for (let p = dir; !(await exists(p)); p = dirname(p)) {
     missing.unshift(p);
     if (dirname(p) === p) break;
   }
