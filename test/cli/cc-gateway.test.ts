@@ -12,7 +12,16 @@ import {
   startCcGatewaySandbox,
 } from '../../src/sandbox/cc-gateway/index.js';
 import { sandboxCertificate } from '../../src/sandbox/server.js';
-import { events, manifestLines, runCli, startCli, tempDir, waitFor, writeConfig } from '../helpers/cli.js';
+import {
+  events,
+  manifestLines,
+  runCli,
+  startCli,
+  startedWithoutOutcome,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from '../helpers/cli.js';
 
 const sandboxes: CcGatewaySandbox[] = [];
 afterEach(async () => {
@@ -190,14 +199,11 @@ describe('recpull cc-gateway against the emulator', () => {
     expect(end).toMatchObject({ type: 'run-end', exitCode: 130, interrupted: true });
     expect(evs.filter((e) => e.type === 'run-end')).toHaveLength(1);
     expect(end.counts.done).toBe(evs.filter((e) => e.type === 'item-done').length);
-    const outcome = new Set(
-      evs.filter((e) => e.type === 'item-done' || e.type === 'item-failed').map((e) => e.key),
-    );
-    const open = new Set(evs.filter((e) => e.type === 'item-start' && !outcome.has(e.key)).map((e) => e.key));
-    if (open.size > 0)
+    const open = startedWithoutOutcome(evs);
+    if (open > 0)
       expect(evs.at(-2)).toMatchObject({
         type: 'notice',
-        message: expect.stringMatching(new RegExp(`^${open.size} recording`)),
+        message: expect.stringMatching(new RegExp(`^${open} recording`)),
       });
   });
 

@@ -17,7 +17,16 @@ import { stringify } from 'yaml';
 import { dayAnchor } from '../../src/sandbox/catalogue.js';
 import type { RunningEmulator } from '../../src/vendors/definition.js';
 import { VENDORS, type VendorEntry } from '../../src/vendors/index.js';
-import { events, manifestLines, runCli, startCli, tempDir, waitFor, writeConfig } from '../helpers/cli.js';
+import {
+  events,
+  manifestLines,
+  runCli,
+  startCli,
+  startedWithoutOutcome,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from '../helpers/cli.js';
 
 const TOY_CLI = fileURLToPath(new URL('../fixtures/toy-vendor/cli.mjs', import.meta.url));
 const { TOY } = (await import(TOY_CLI)) as { TOY: VendorEntry };
@@ -154,19 +163,12 @@ describe.each(CASES)('conformance: $entry.name', ({ entry, bin }) => {
       const evs = events(r.stdout);
       expect(evs.at(-1)).toMatchObject({ type: 'run-end', exitCode: code, interrupted: true });
       // the downloads under way are counted nowhere: the notice just before run-end says how many
-      const outcome = new Set(
-        evs.filter((e) => e.type === 'item-done' || e.type === 'item-failed').map((e) => e.key),
-      );
-      const open = new Set(
-        evs.filter((e) => e.type === 'item-start' && !outcome.has(e.key)).map((e) => e.key),
-      );
-      expect(open.size).toBeGreaterThan(0);
+      const open = startedWithoutOutcome(evs);
+      expect(open).toBeGreaterThan(0);
       expect(evs.at(-2)).toMatchObject({
         type: 'notice',
         level: 'warn',
-        message: expect.stringMatching(
-          new RegExp(`^${open.size} recording\\(s\\) were started and left undone`),
-        ),
+        message: expect.stringMatching(new RegExp(`^${open} recording\\(s\\) were started and left undone`)),
       });
       await expectNothingHalfWritten(s.out);
       if (s.emulator.openSessions) expect(s.emulator.openSessions(), 'the session was closed').toBe(0);

@@ -129,6 +129,17 @@ export function events(stdout: string): { type: string; [k: string]: unknown }[]
     .map((l) => JSON.parse(l));
 }
 
+/**
+ * How many recordings an event stream started (`item-start`) and never finished (no `item-done` or
+ * `item-failed` for their key): what the run's left-undone notice must count.
+ */
+export function startedWithoutOutcome(evs: { type: string; [k: string]: unknown }[]): number {
+  const ended = new Set(
+    evs.filter((e) => e.type === 'item-done' || e.type === 'item-failed').map((e) => e.key),
+  );
+  return new Set(evs.filter((e) => e.type === 'item-start' && !ended.has(e.key)).map((e) => e.key)).size;
+}
+
 /** Polls `condition` every 50 ms until it holds; throws after `timeoutMs` (default 20 s) naming `what`. */
 export async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
