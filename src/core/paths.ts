@@ -3,7 +3,8 @@
  * key (in this run or in the manifest) or present on disk without an owner gets a `-2`, `-3`… suffix.
  * Paths are compared case-insensitively, since the output folder may live on a case-insensitive disk.
  */
-import { lstat, mkdir, stat, statfs } from 'node:fs/promises';
+import { lstat as lstatCallback, type Stats, stat as statCallback } from 'node:fs';
+import { lstat, mkdir, statfs } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { RecpullError } from './errors.js';
 import { withSuffix } from './template.js';
@@ -59,11 +60,25 @@ export class PathAllocator {
 /** Whether something (a link too, dangling or not) is at `path`. */
 export async function exists(path: string): Promise<boolean> {
   try {
-    await lstat(path);
-    return true;
+    return (await lstatOrUndefined(path)) !== undefined;
   } catch {
     return false;
   }
+}
+
+/**
+ * `lstat` (or `stat`) of `path`, undefined when nothing is there (`ENOENT`); other errors are thrown. Through
+ * `node:fs`'s callback API: a missing path, the usual answer when a path is claimed, costs half the CPU of
+ * `fs/promises`, whose rejection captures a stack trace (measured: 30 against 15 µs per missing path).
+ */
+export function lstatOrUndefined(path: string, how: 'stat' | 'lstat' = 'lstat'): Promise<Stats | undefined> {
+  return new Promise((resolveStat, reject) => {
+    (how === 'stat' ? statCallback : lstatCallback)(path, (err, st) => {
+      if (!err) resolveStat(st);
+      else if (err.code === 'ENOENT') resolveStat(undefined);
+      else reject(err);
+    });
+  });
 }
 
 /** A segment `.` or `..`, an empty segment (`//`), or a leading or trailing `/`: what `resolve` rewrites. */
@@ -146,14 +161,10 @@ async function onProcFs(path: string): Promise<boolean> {
   }
 }
 
-async function statOrUndefined(
-  path: string,
-  how: 'stat' | 'lstat',
-): Promise<Awaited<ReturnType<typeof lstat>> | undefined> {
+async function statOrUndefined(path: string, how: 'stat' | 'lstat'): Promise<Stats | undefined> {
   try {
-    return how === 'stat' ? await stat(path) : await lstat(path);
+    return await lstatOrUndefined(path, how);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new RecpullError('E_IO', `cannot examine ${path}: ${(err as NodeJS.ErrnoException).code ?? ''}`, {
       cause: err,
     });

@@ -117,16 +117,12 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       state.bytes = 0;
       state.resumable = fetched.resumable === true;
       if (fetched.etag !== undefined) state.etag = fetched.etag;
-      for (const chunk of pending) {
-        hash.update(chunk);
-        await fh.writeAll(chunk);
-        bytes += chunk.length;
-      }
-      state.bytes = bytes;
-      youngCollections.streamed(bytes); // these are read buffers too
+      for (const chunk of pending) hash.update(chunk);
+      bytes = received; // the chunks read so far open the first batch (below): written with the rest
     }
     input.onProgress?.(bytes, total);
-    // Chunks are written in batches of about 1 MiB with one writev (no copy, far fewer system calls).
+    // Chunks are written in batches of about 1 MiB with one writev (no copy, far fewer system calls); the
+    // first batch starts with the chunks read to learn the format, so a small recording is one writev.
     // One batch is written while the next is read: `writes` holds the write under way (in order, never
     // two at once), and is waited for before the next batch starts, before the file is synced or closed,
     // and on every way out. `state.bytes` counts only what reached the file, so a resume starts after
@@ -136,8 +132,8 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       await writevAll(file, chunks, length);
       state.bytes = end;
     });
-    let batch: Uint8Array[] = [];
-    let batched = 0;
+    let batch: Uint8Array[] = pending;
+    let batched = received;
     const flush = async (): Promise<void> => {
       youngCollections.streamed(batched); // frees the read buffers written so far (src/core/young-gc.ts)
       if (batched > 0) await writes.start(batch, batched, bytes);

@@ -4,8 +4,9 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RecpullError } from '../../src/core/errors.js';
+import { FdFile } from '../../src/core/fd-file.js';
 import { PartJournal } from '../../src/core/journal.js';
 import { type PartState, writeRecording } from '../../src/core/sink.js';
 import { makeWav } from '../../src/sandbox/catalogue.js';
@@ -92,5 +93,43 @@ describe('sink: resuming a .part', () => {
     });
     expect(file.bytes).toBe(wav.length);
     expect((await readFile(join(out, 'b/rec.wav'))).equals(wav)).toBe(true);
+  });
+
+  it('writes a recording under 1 MiB with one writev, the format-sniffing chunk included, and keeps it at a cut', async () => {
+    const writev = vi.spyOn(FdFile.prototype, 'writev');
+    const write = vi.spyOn(FdFile.prototype, 'write');
+    try {
+      const { out, common } = await setup('c/rec.wav');
+      const wav = makeWav('one-writev', 262_144);
+      const file = await writeRecording({
+        ...common,
+        fetched: { body: chunks(wav, 65_536), contentType: 'audio/wav', length: wav.length },
+      });
+      expect(file.bytes).toBe(wav.length);
+      expect((await readFile(join(out, 'c/rec.wav'))).equals(wav)).toBe(true);
+      // the journal's line is the only other write; the recording's bytes go out in one system call
+      const partWrites = writev.mock.calls.map((c) => c[0].reduce((n, b) => n + b.byteLength, 0));
+      expect(partWrites).toEqual([wav.length]);
+      expect(write.mock.calls.filter((c) => c[2] > 200)).toEqual([]);
+
+      // cut right after the first chunk (the one read to learn the format): its bytes are kept for a resume
+      const cutAt = await setup('d/rec.wav');
+      await expect(
+        writeRecording({
+          ...cutAt.common,
+          fetched: {
+            body: chunks(wav, 65_536, 65_536),
+            contentType: 'audio/wav',
+            length: wav.length,
+            resumable: true,
+          },
+        }),
+      ).rejects.toMatchObject({ code: 'E_NETWORK' });
+      expect(cutAt.state.bytes).toBe(65_536);
+      expect((await readFile(join(cutAt.out, 'd/rec.wav.part'))).equals(wav.subarray(0, 65_536))).toBe(true);
+    } finally {
+      writev.mockRestore();
+      write.mockRestore();
+    }
   });
 });
