@@ -4,7 +4,8 @@
  * then: node test/bench/run.mjs [flags]
  *
  *   (a) N × 256 KiB at -j16 (TIM Plus emulator as its own process): recpull vs two-phase `curl --parallel
- *       --parallel-max 16` (tokens, then audio from a config file) vs aria2c -j16 -i (both phases), if installed
+ *       --parallel-max 16` (tokens, then audio from a config file) vs aria2c -j16 -i (both phases), if installed,
+ *       and vs test/bench/node-floor.mjs, the least a Node client does for the same files (undici, node:http)
  *   (b) the same at -j32: recpull, curl --parallel-max 32; goal: recpull -j32 not slower than -j16
  *   (c) one 1 GiB recording: recpull vs `curl -o FILE && sync`
  *   (d) at 100 000 and 1 000 000 rows: re-run over N done items (cold and steady) and a dry run over N new
@@ -24,7 +25,7 @@
  *   --scale-fixtures DIR (BENCH_SCALE_FIXTURES, a temp folder) where (d) keeps its fixtures between runs
  *                                                     (building the 1M one takes about two minutes)
  *   --startup-runs N    (BENCH_STARTUP_RUNS, 20)      runs of each command in (e)
- *   --no-curl                                         no peers (curl, aria2c) at all
+ *   --no-curl                                         no peers (curl, aria2c, node-floor.mjs) at all
  *   --cpu-prof                                        one more recpull run of (a) and (c) under --cpu-prof and
  *                                                     --trace-gc: top self time and GC counts printed
  *   --no-write                                        do not write test/bench/results/<date>.{json,md}
@@ -321,6 +322,25 @@ function tools(emu, root, j) {
         env: { ...env, TP_USER: emu.username, TP_PASS: emu.password },
       });
     },
+    /** The minimal Node client of test/bench/node-floor.mjs over `http` (undici or node). */
+    nodeFloor: (out, http) =>
+      measure(
+        process.execPath,
+        [
+          join(HERE, 'node-floor.mjs'),
+          '--http',
+          http,
+          '--url',
+          emu.url,
+          '--catalogue',
+          emu.catalogue,
+          '--out',
+          out,
+          '-j',
+          String(j),
+        ],
+        { cwd: root, env: { ...env, TP_USER: emu.username, TP_PASS: emu.password } },
+      ),
     /** Two-phase aria2c -j: tokens, then audio. */
     aria2c: (out) => {
       const common = `-j ${j} --file-allocation=none --auto-file-renaming=false --allow-overwrite=true --console-log-level=error --summary-interval=0 --download-result=hide -q`;
@@ -479,6 +499,13 @@ async function small(root, result) {
         ...(t.ariaBin && section === 'a'
           ? [{ name: `aria2c -j${j}`, run: (out) => t.aria2c(out), files: (o) => flatFiles(expected, o) }]
           : []),
+        ...(opts.peers && section === 'a'
+          ? ['undici', 'node'].map((http) => ({
+              name: `node floor (${http})`,
+              run: (out) => t.nodeFloor(out, http),
+              files: (o) => flatFiles(expected, o),
+            }))
+          : []),
       ];
       const r = await alternate(list, expected, root);
       result[section] = {
@@ -487,7 +514,15 @@ async function small(root, result) {
         j,
         recpull: r[`recpull -j${j}`],
         curl: r[`curl --parallel-max ${j}`] ?? null,
-        ...(section === 'a' ? { aria2c: r[`aria2c -j${j}`] ?? null } : {}),
+        ...(section === 'a'
+          ? {
+              aria2c: r[`aria2c -j${j}`] ?? null,
+              nodeFloor: {
+                undici: r['node floor (undici)'] ?? null,
+                node: r['node floor (node)'] ?? null,
+              },
+            }
+          : {}),
         missing: [!t.curlBin && 'curl', section === 'a' && !t.ariaBin && 'aria2c'].filter(Boolean),
       };
       if (argv['cpu-prof'] && section === 'a')
@@ -684,6 +719,17 @@ function goals(result) {
         goal: '',
         met: '',
       });
+    for (const [http, floor] of Object.entries(a.nodeFloor ?? {})) {
+      if (!floor) continue;
+      rows.push({
+        bench: `(a) same, vs a minimal Node client (${http === 'node' ? 'node:http' : 'undici'}): MB/s`,
+        recpull: fmt(a.recpull.MBps),
+        peer: `node-floor.mjs: ${fmt(floor.MBps)} (${rng(floor.MBpsRange)}), ${fmt(floor.cpu, '', 2)} CPU s, RSS ${fmt(floor.rssMB)} MB${peer ? `; ${fmt(floor.MBps / peer.MBps, '×', 2)} curl` : ''}`,
+        ratio: fmt(a.recpull.MBps / floor.MBps, '×', 2),
+        goal: '(reference)',
+        met: '',
+      });
+    }
     rows.push({
       bench: `(a) peak RSS`,
       recpull: `${fmt(a.recpull.rssMB, ' MB')} (${rng(a.recpull.rssRange)})`,
