@@ -363,6 +363,10 @@ function tools(emu, root, j) {
 async function runTool(name, expected, out, run, filesOf) {
   await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
+  // Not timed: every tool starts with no dirty pages of the one before it still to write back (curl and
+  // aria2c, which do not fsync, leave 524 MB of them). It did not narrow curl's own spread (3.8–5.9 s
+  // over three rounds on 2026-11-30): that is the machine's.
+  spawnSync('sync');
   const r = await run(out);
   const bad = await verify(expected, await filesOf(out));
   const totalBytes = [...expected.values()].reduce((n, e) => n + e.bytes, 0);
