@@ -8,8 +8,15 @@
  * - held by a process of this host that no longer exists (killed) → taken over at once;
  * - holder unknown or on another host (a shared folder) → retried for 5 s, then taken over only when its
  *   mtime is older than `STALE_MS`, else refused.
+ *
+ * Taking the lock and writing `lock.pid` happen under a guard (`<out>/.recpull/lock.guard`, made with an
+ * atomic mkdir), one run at a time. Without it, runs started together after a run was killed could each
+ * judge the lock dead by the killed run's `lock.pid`, and each remove the lock another had just taken,
+ * before that run had written its own PID: two runs then wrote into one folder (duplicate `-2` files, a
+ * manifest calling downloaded recordings failed). Under the guard, a `lock.pid` naming a dead process
+ * always describes the lock that is there. Refusing a live holder needs no guard.
  */
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -26,6 +33,15 @@ export const STALE_MS = 10 * 60_000;
 
 /** How often (ms) the holder refreshes the lock's mtime. */
 export const UPDATE_MS = 10_000;
+
+/**
+ * How long (ms) a run waits for another run's acquisition (its guard) to end before refusing: more than
+ * the 5 s an acquisition may spend retrying a lock whose holder cannot be checked.
+ */
+export const GUARD_WAIT_MS = 15_000;
+
+/** A guard older than this (ms) was left by a run killed while acquiring; it is removed. */
+export const GUARD_STALE_MS = 30_000;
 
 type Retries = { retries: number; factor: number; minTimeout: number; maxTimeout: number };
 
@@ -67,25 +83,30 @@ export async function acquireLock(
   try {
     // the PID first: proper-lockfile would remove a lock with an old mtime by itself
     if ((await lockExists(lockPath)) && (await holderState()) === 'alive') throw locked();
-    try {
-      release = await take(0);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
-      const state = await holderState();
-      if (state === 'alive') throw locked();
-      if (state === 'dead') {
-        await rm(lockPath, { recursive: true, force: true }); // its run was killed: take over
-        release = await take(0);
-      } else {
-        release = await take({ retries: 5, factor: 1, minTimeout: 1000, maxTimeout: 1000 });
+    release = await underGuard(join(dir, 'lock.guard'), locked, async () => {
+      let taken: () => Promise<void>;
+      try {
+        taken = await take(0);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+        const state = await holderState();
+        if (state === 'alive') throw locked();
+        if (state === 'dead') {
+          await rm(lockPath, { recursive: true, force: true }); // its run was killed: take over
+          taken = await take(0);
+        } else {
+          taken = await take({ retries: 5, factor: 1, minTimeout: 1000, maxTimeout: 1000 });
+        }
       }
-    }
+      // before the guard is let go: the next run to judge the lock reads this run's PID
+      await writeFile(pidPath, JSON.stringify({ pid: process.pid, host: hostname() })).catch(() => {});
+      return taken;
+    });
   } catch (err) {
     if (err instanceof RecpullError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ELOCKED') throw locked();
     throw new RecpullError('E_IO', `cannot lock ${out}: ${(err as Error).message}`, { cause: err });
   }
-  await writeFile(pidPath, JSON.stringify({ pid: process.pid, host: hostname() })).catch(() => {});
   let released = false;
   return async () => {
     if (released) return;
@@ -93,6 +114,35 @@ export async function acquireLock(
     await rm(pidPath, { force: true }).catch(() => {});
     await release().catch(() => {});
   };
+}
+
+/**
+ * Runs `fn` while holding the guard folder `guard` (mkdir is atomic: one holder at a time), waiting up to
+ * `GUARD_WAIT_MS` for another holder, then throwing `refused()`; a guard older than `GUARD_STALE_MS` is
+ * removed first. The guard is removed when `fn` settles.
+ */
+async function underGuard<T>(guard: string, refused: () => Error, fn: () => Promise<T>): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    try {
+      await mkdir(guard);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const st = await stat(guard).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > GUARD_STALE_MS) {
+        await rm(guard, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() - start > GUARD_WAIT_MS) throw refused();
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(guard, { recursive: true, force: true }).catch(() => {});
+  }
 }
 
 async function lockExists(lockPath: string): Promise<boolean> {
