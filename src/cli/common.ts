@@ -5,8 +5,10 @@
  */
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { now, type RunCounts } from '../core/events.js';
+import { exitCodeFor, toRecpullError } from '../core/errors.js';
+import { now, type RunCounts, type RunEvent } from '../core/events.js';
 import type { HttpOptions } from '../core/http.js';
+import { errorInfo } from '../core/queue.js';
 import { leftUndoneMessage, runDownloads } from '../core/run.js';
 import type { Source } from '../core/source.js';
 import { createRenderer } from '../render/index.js';
@@ -110,6 +112,29 @@ export function httpOptions(flags: CommonFlags, profile: CommonProfile, defaultC
   };
 }
 
+/**
+ * The `run-end` of a run that a run-level error ended before the engine wrote its own (`--json` promises
+ * one as the last line whatever happens): `counts` so far (none, usually), the exit code `err` maps to
+ * (`exitCodeFor`: 2 config or input, 4 locked...), and the error itself, redacted. `ms` is the run's time.
+ */
+export function runEndOfError(
+  err: unknown,
+  out: string,
+  counts: RunCounts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 },
+  ms = 0,
+): Extract<RunEvent, { type: 'run-end' }> {
+  return {
+    type: 'run-end',
+    at: now(),
+    counts,
+    ms,
+    exitCode: exitCodeFor(err),
+    interrupted: false,
+    out,
+    error: errorInfo(toRecpullError(err, 'E_INTERNAL')),
+  };
+}
+
 /** What `runSource` needs besides the source. */
 export interface RunContext {
   cli: CliContext;
@@ -207,6 +232,8 @@ export async function runSource(source: Source, ctx: RunContext): Promise<number
     }
     return result.exitCode;
   } catch (err) {
+    // the run stopped before its own run-end (the folder locked or unusable, the input unreadable...)
+    if (!ended && flags.json) renderer.emit(runEndOfError(err, out, counts, Date.now() - started));
     renderer.stop();
     throw err;
   } finally {

@@ -15,7 +15,15 @@ import type {
   VendorDefinition,
 } from '../vendors/definition.js';
 import type { VendorEntry } from '../vendors/index.js';
-import { addCommonOptions, addProfileOptions, type CliContext, httpOptions, runSource } from './common.js';
+import { redactEvent } from '../render/index.js';
+import {
+  addCommonOptions,
+  addProfileOptions,
+  type CliContext,
+  httpOptions,
+  runEndOfError,
+  runSource,
+} from './common.js';
 
 /** `{vendor} {ext} {key}` and the vendor's fields, as the help shows them. */
 export function templateFieldsHelp(def: Pick<VendorDefinition, 'fields'>): string {
@@ -44,11 +52,38 @@ ${def.examples.map((e) => `  ${e.startsWith('mysql') || e.startsWith('cat') ? e 
 /**
  * The vendor's main action: loads the profile, lets the vendor build its run, runs it and sets the exit code.
  * `flags` are the parsed flags of the vendor's subcommand (a subcommand may add its own, see `runMain`).
+ * An error before the run begins (config, profile, the vendor's set-up) is rethrown for `main` to report;
+ * with `--json` a `run-end` carrying it is written first, since `--json` promises one as the last line.
  */
 async function runVendor(
   ctx: CliContext,
   def: VendorDefinition,
   flags: CommonFlags & Record<string, unknown>,
+): Promise<void> {
+  const progress: VendorRunProgress = { running: false };
+  try {
+    await loadAndRunVendor(ctx, def, flags, progress);
+  } catch (err) {
+    if (flags.json && !progress.running) {
+      const out = resolve(flags.out ?? progress.settings?.out ?? './recordings');
+      process.stdout.write(`${JSON.stringify(redactEvent(runEndOfError(err, out)))}\n`);
+    }
+    throw err;
+  }
+}
+
+/** How far `loadAndRunVendor` got: the profile's settings once loaded; `running` once `runSource` took over. */
+interface VendorRunProgress {
+  settings?: CommonProfile;
+  running: boolean;
+}
+
+/** `runVendor`'s work, recording its progress in `progress`. */
+async function loadAndRunVendor(
+  ctx: CliContext,
+  def: VendorDefinition,
+  flags: CommonFlags & Record<string, unknown>,
+  progress: VendorRunProgress,
 ): Promise<void> {
   const loaded = await loadConfig({
     ...(flags.config ? { configPath: flags.config } : {}),
@@ -56,6 +91,7 @@ async function runVendor(
   });
   const resolved = await resolveProfile<CommonProfile>(loaded, def, flags.profile);
   const settings = resolved.settings;
+  progress.settings = settings;
   const http = new HttpClient(httpOptions(flags, settings, def.defaultConcurrency));
   try {
     const built = await def.build({
@@ -68,6 +104,7 @@ async function runVendor(
       retries: flags.retries ?? settings.retries ?? 5,
       retryBaseMs: (settings.retryBase ?? 1) * 1000,
     });
+    progress.running = true; // from here runSource writes the run-end, whatever happens
     ctx.exitCode = await runSource(built.source, {
       cli: ctx,
       flags,

@@ -84,6 +84,11 @@ export type RunEvent =
       exitCode: number;
       interrupted: boolean;
       out: string;
+      /**
+       * The run-level error that ended the run (credentials refused, the folder locked by another run, a
+       * config or input error...), as its exit code says; absent when none did.
+       */
+      error?: ErrorInfo;
     };
 
 export type RunEventType = RunEvent['type'];

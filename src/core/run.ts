@@ -285,6 +285,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     exitCode,
     interrupted,
     out: opts.out,
+    ...(fatal && !interrupted ? { error: errorInfo(fatal) } : {}),
   });
   return { counts, exitCode, interrupted, ...(fatal ? { fatal } : {}) };
 }

@@ -316,6 +316,36 @@ describe('recpull CLI', () => {
     expect(r.stderr).toContain('nope.csv');
   });
 
+  it('with --json, a run stopped before it began still ends in run-end: its exit code and error (input, profile)', async () => {
+    const s = await setup();
+    const missing = await runCli(
+      ['timplus', '-c', s.config, '-i', join(s.dir, 'nope.csv'), '-o', s.out, '--json'],
+      { cwd: s.dir },
+    );
+    const unknown = await runCli(
+      ['timplus', '-c', s.config, '-p', 'nosuch', '-i', join(s.dir, 'nope.csv'), '-o', s.out, '--json'],
+      { cwd: s.dir },
+    );
+    for (const [r, code] of [
+      [missing, 'E_INPUT'],
+      [unknown, 'E_CONFIG'],
+    ] as const) {
+      expect(r.code).toBe(2);
+      const lines = r.stdout.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0] as string)).toMatchObject({
+        type: 'run-end',
+        counts: { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 },
+        exitCode: 2,
+        interrupted: false,
+        out: s.out,
+        error: { code },
+      });
+      expect(r.stderr).toContain(code); // and said on stderr, as without --json
+    }
+    expect(s.sandbox.log).toHaveLength(0);
+  });
+
   it.skipIf(!OLD_NODE)('on a Node older than 22.19 the launcher says what is needed', () => {
     const old = OLD_NODE as string;
     let stderr = '';

@@ -215,7 +215,7 @@ describe('recpull timplus against the sandbox', () => {
     expect(open).toBeGreaterThan(0);
     const notices = evs.filter((e) => e.type === 'notice' && /left undone/.test(String(e.message)));
     expect(notices.map((e) => e.message)).toEqual([expect.stringMatching(new RegExp(`^${open} recording`))]);
-    expect(evs.at(-1)?.type).toBe('run-end');
+    expect(evs.at(-1)).toMatchObject({ type: 'run-end', exitCode: 3, error: { code: 'E_AUTH' } });
   });
 
   it('6a: a server that takes each Digest nonce once: a refused reused nonce is answered afresh, not taken as a wrong password', async () => {
@@ -307,11 +307,20 @@ describe('recpull timplus against the sandbox', () => {
       cwd: s.dir,
     });
     await waitFor(() => first.stdout().includes('"item-done"'), 'the first run to finish a recording');
-    const second = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--no-progress'], {
+    const second = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--json'], {
       cwd: s.dir,
     });
     expect(second.code).toBe(4);
     expect(second.stderr).toContain('another recpull run');
+    // --json still ends in run-end, which says why: a cron job reading the last line sees the lock
+    expect(events(second.stdout)).toEqual([
+      expect.objectContaining({
+        type: 'run-end',
+        exitCode: 4,
+        counts: { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 },
+        error: expect.objectContaining({ code: 'E_LOCKED' }),
+      }),
+    ]);
     expect((await first.closed).code).toBe(0);
     await expectAllIdentical(s);
   });
