@@ -11,6 +11,12 @@
  * fingerprint differs (replaced, truncated, rewritten), means a rebuild from byte 0; otherwise the index
  * catches up from `offset`. Rebuilding from the JSONL is always correct.
  *
+ * The fingerprint does not see an edit in the middle that keeps the file's length (a size changed by hand
+ * from 1234 to 1235). So each commit also stores the JSONL's `stamp`: inode, mtime (ns) and size as the
+ * commit saw them. A JSONL with another inode (an editor or `sed -i` wrote a new file), or of the same size
+ * but another mtime (written in place), means a rebuild. One that only grew since is caught up as before:
+ * that is what a run killed between its appends and its next commit leaves.
+ *
  * Writes follow the JSONL: a line is appended and fsynced first, then its index row is written in a
  * transaction committed every `COMMIT_EVERY` lines or `COMMIT_MS`, and on close, together with the new
  * offset; a crash leaves the index behind the JSONL, never ahead, and the next open catches up.
@@ -23,7 +29,7 @@
  * detection needs no Set of every key in JS memory; it lives in SQLite's temp files, not below `--out`.
  */
 import { createHash } from 'node:crypto';
-import { readSync } from 'node:fs';
+import { fstatSync, readSync } from 'node:fs';
 import { type FileHandle, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
@@ -167,6 +173,8 @@ interface Meta {
   offset: number;
   lines: number;
   fingerprint: string;
+  /** The JSONL's `inode:mtimeNs:size` at the last commit ('' in an index written before stamps). */
+  stamp: string;
   /** The `id` the next new key gets (keys are numbered 0, 1, 2… in the order they were first indexed). */
   nextId: number;
 }
@@ -268,7 +276,14 @@ export class ManifestIndex {
   /** A new, empty index in `db` (its tables created, offset 0). */
   private static fresh(db: DatabaseSync): ManifestIndex {
     db.exec(SCHEMA);
-    const meta: Meta = { version: SCHEMA_VERSION, offset: 0, lines: 0, fingerprint: '', nextId: 0 };
+    const meta: Meta = {
+      version: SCHEMA_VERSION,
+      offset: 0,
+      lines: 0,
+      fingerprint: '',
+      stamp: '',
+      nextId: 0,
+    };
     const index = new ManifestIndex(db, true, meta);
     index.begin();
     index.storeMeta();
@@ -387,6 +402,20 @@ export class ManifestIndex {
       return;
     }
     this.meta.fingerprint = fingerprintSync(jsonl, this.meta.offset);
+    this.meta.stamp = stampSync(jsonl);
+    this.storeMeta();
+    this.commit();
+  }
+
+  /**
+   * Records the JSONL's stamp again after the caller cut a torn last line off it (its size and mtime
+   * changed by recpull's own hand, not by an edit): without this, the next open could take the cut for an
+   * edit in place and rebuild. Nothing for a read-only index.
+   */
+  restamp(jsonl: FileHandle): void {
+    if (!this.writable || this.closed) return;
+    this.begin();
+    this.meta.stamp = stampSync(jsonl);
     this.storeMeta();
     this.commit();
   }
@@ -461,6 +490,7 @@ export class ManifestIndex {
     this.putMeta?.run('offset', String(m.offset));
     this.putMeta?.run('lines', String(m.lines));
     this.putMeta?.run('fingerprint', m.fingerprint);
+    this.putMeta?.run('stamp', m.stamp);
     this.putMeta?.run('nextId', String(m.nextId));
   }
 
@@ -529,6 +559,7 @@ export class ManifestIndex {
     this.meta.offset = offset;
     this.meta.lines = lines;
     this.meta.fingerprint = fingerprintSync(jsonl, offset);
+    this.meta.stamp = stampSync(jsonl);
     this.storeMeta();
     this.commit();
   }
@@ -562,6 +593,7 @@ async function usableIndex(
       offset: Number(get('offset')),
       lines: Number(get('lines')),
       fingerprint: get('fingerprint') ?? '',
+      stamp: get('stamp') ?? '',
       nextId: Number(get('nextId')),
     };
     const ok =
@@ -570,7 +602,8 @@ async function usableIndex(
       Number.isSafeInteger(meta.nextId) &&
       Number.isSafeInteger(meta.lines) &&
       meta.offset <= size &&
-      fingerprintSync(jsonl, meta.offset) === meta.fingerprint;
+      fingerprintSync(jsonl, meta.offset) === meta.fingerprint &&
+      !rewrittenSince(meta.stamp, stampSync(jsonl));
     if (ok) return { db, meta };
   } catch {
     // not a database, locked by a crashed writer's hot journal in a read-only open, or half-written
@@ -611,6 +644,25 @@ function fingerprintSync(jsonl: FileHandle, offset: number): string {
     hash.update(buf.subarray(0, got)).update('|');
   }
   return hash.digest('hex');
+}
+
+/** The JSONL's `inode:mtimeNs:size` (see `Meta.stamp`). */
+function stampSync(jsonl: FileHandle): string {
+  const st = fstatSync(jsonl.fd, { bigint: true });
+  return `${st.ino}:${st.mtimeNs}:${st.size}`;
+}
+
+/**
+ * Whether the JSONL whose stamp is `now` was rewritten since the commit that stored `then`: another inode,
+ * or the same size with another mtime (written in place). Grown since is not rewritten (a run killed after
+ * appending, before committing), nor is an index without a stamp (written before stamps were kept).
+ */
+function rewrittenSince(then: string, now: string): boolean {
+  if (then === '' || then === now) return false;
+  const [inoThen, mtimeThen, sizeThen] = then.split(':');
+  const [inoNow, mtimeNow, sizeNow] = now.split(':');
+  if (inoThen !== inoNow) return true;
+  return sizeThen === sizeNow && mtimeThen !== mtimeNow;
 }
 
 /** Deletes an index and SQLite's side files (journal, WAL, shared memory); missing files are fine. */

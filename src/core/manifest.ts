@@ -291,6 +291,7 @@ export class Manifest {
         await fh.truncate(opened.goodBytes);
         await fh.sync();
         size = opened.goodBytes;
+        opened.index.restamp(fh); // the cut is ours: not an edit for the next open to rebuild from
       }
       return new Manifest(path, fh, opened.index, opened.badLines, size);
     } catch (err) {

@@ -4,7 +4,19 @@
  * the last line per key, read-only opens that write nothing, duplicate keys within a run, the path
  * owners the PathAllocator asks, and the skip pass's concurrent presence checks.
  */
-import { appendFile, mkdir, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  truncate,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -41,7 +53,7 @@ const line = (r: ManifestRecord) => `${JSON.stringify(r)}\n`;
 /** Adds a row to the index behind the manifest's back: it survives a catch-up, not a rebuild. */
 function plantSentinel(out: string): void {
   const db = new DatabaseSync(indexPath(out));
-  db.prepare("INSERT INTO records VALUES ('sentinel', 1, '[]', 0, 0, 0, 1000000)").run();
+  db.prepare("INSERT OR REPLACE INTO records VALUES ('sentinel', 1, '[]', 0, 0, 0, 1000000)").run();
   db.close();
 }
 
@@ -142,6 +154,61 @@ describe('manifest index', () => {
       expect(m.entry('cc')?.status).toBe('done');
       expect(m.index.ownerOf('aa.wav')).toBeUndefined();
     });
+  });
+
+  it('is rebuilt when a line in the middle was edited to the same length, in place or as a new file', async () => {
+    for (const how of ['in place', 'new file'] as const) {
+      const out = await tempDir();
+      await withManifest(out, async (m) => {
+        for (let i = 0; i < 200; i++) await m.append(rec(`k${String(i).padStart(3, '0')}`));
+      });
+      plantSentinel(out);
+      // k100's size 3 -> 4: same length, away from the first and last 4 KiB the fingerprint covers
+      const text = await readFile(manifestPath(out), 'utf8');
+      const at = text.indexOf('"bytes":3', text.indexOf('"key":"k100"'));
+      expect(at).toBeGreaterThan(4096);
+      expect(at).toBeLessThan(text.length - 4096 - 9);
+      const before = await stat(manifestPath(out));
+      if (how === 'in place') {
+        const fh = await open(manifestPath(out), 'r+');
+        await fh.write('"bytes":4', at);
+        await fh.close();
+        const after = await stat(manifestPath(out));
+        if (after.mtimeMs === before.mtimeMs) {
+          const later = new Date(before.mtimeMs + 1000);
+          await utimes(manifestPath(out), later, later); // a file system with coarse timestamps
+        }
+        expect((await stat(manifestPath(out))).ino).toBe(before.ino);
+      } else {
+        await writeFile(`${manifestPath(out)}.tmp`, `${text.slice(0, at)}"bytes":4${text.slice(at + 9)}`);
+        await rename(`${manifestPath(out)}.tmp`, manifestPath(out)); // what sed -i and most editors do
+      }
+      expect((await stat(manifestPath(out))).size).toBe(before.size);
+      await withManifest(out, (m) => {
+        expect(m.entry('sentinel'), how).toBeUndefined(); // rebuilt from the JSONL
+        expect(m.entry('k100')?.files, how).toEqual([{ path: 'k100.wav', bytes: 4 }]);
+        expect(m.entry('k101')?.files, how).toEqual([{ path: 'k101.wav', bytes: 3 }]);
+      });
+      // and the rebuilt index is trusted again: the next open keeps what is planted
+      plantSentinel(out);
+      await withManifest(out, (m) => expect(m.entry('sentinel'), how).toBeDefined());
+    }
+  });
+
+  it('is not rebuilt for cutting off a torn last line itself (a run killed mid-append)', async () => {
+    const out = await tempDir();
+    await withManifest(out, async (m) => {
+      for (let i = 0; i < 3; i++) await m.append(rec(`t${i}`));
+    });
+    await appendFile(manifestPath(out), line(rec('t3')).slice(0, 40)); // killed while appending
+    plantSentinel(out);
+    await withManifest(out, (m) => {
+      expect(m.entry('sentinel')).toBeDefined(); // caught up
+      expect(m.entry('t3')).toBeUndefined();
+    });
+    plantSentinel(out);
+    // the cut changed the JSONL's mtime and brought it back to its committed size: still no rebuild
+    await withManifest(out, (m) => expect(m.entry('sentinel')).toBeDefined());
   });
 
   it('is rebuilt when the JSONL was truncated, even to a longer rewrite', async () => {
