@@ -65,23 +65,9 @@ export class PartJournal {
    * whether the manifest already has a `done` line for the key. A torn or foreign line is ignored.
    */
   async recover(isDone: (key: string) => boolean): Promise<Recovery> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch {
-      return { removed: 0, recovered: [] };
-    }
-    const entries = new Map<string, string>(); // rel path → key (the last claim wins)
-    const bundles = new Set<string>();
-    for (const line of text.split('\n')) {
-      try {
-        const v = JSON.parse(line) as { key?: unknown; path?: unknown; bundle?: unknown };
-        if (typeof v.key === 'string' && typeof v.path === 'string') entries.set(v.path, v.key);
-        if (v.bundle === true && typeof v.path === 'string') bundles.add(v.path);
-      } catch {
-        // torn last line
-      }
-    }
+    const claims = await this.read();
+    if (!claims) return { removed: 0, recovered: [] };
+    const { entries, bundles } = claims;
     const result: Recovery = { removed: 0, recovered: [] };
     for (const [rel, key] of entries) {
       if (bundles.has(rel)) {
@@ -106,6 +92,53 @@ export class PartJournal {
     }
     await writeFile(this.path, '');
     return result;
+  }
+
+  /**
+   * What `recover` would adopt, touching nothing (a dry run): the whole files of keys without a `done`
+   * line (`isDone`), checked and hashed the same way. `.part` files and bundle folders are left as they
+   * are (they are never adopted).
+   */
+  async adoptable(isDone: (key: string) => boolean): Promise<Recovery['recovered']> {
+    const { entries, bundles } = (await this.read()) ?? { entries: new Map(), bundles: new Set() };
+    const found: Recovery['recovered'] = [];
+    for (const [rel, key] of entries) {
+      if (bundles.has(rel) || isDone(key)) continue;
+      let abs: string;
+      try {
+        abs = await resolveInsideOut(this.out, rel);
+      } catch {
+        continue;
+      }
+      const file = await checkWholeFile(abs, rel);
+      if (file) found.push({ key, file });
+    }
+    return found;
+  }
+
+  /**
+   * The journal's claims (relative path → key, the last claim of a path winning) and its bundle folders;
+   * undefined when there is no journal to read.
+   */
+  private async read(): Promise<{ entries: Map<string, string>; bundles: Set<string> } | undefined> {
+    const entries = new Map<string, string>();
+    const bundles = new Set<string>();
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch {
+      return undefined;
+    }
+    for (const line of text.split('\n')) {
+      try {
+        const v = JSON.parse(line) as { key?: unknown; path?: unknown; bundle?: unknown };
+        if (typeof v.key === 'string' && typeof v.path === 'string') entries.set(v.path, v.key);
+        if (v.bundle === true && typeof v.path === 'string') bundles.add(v.path);
+      } catch {
+        // torn last line
+      }
+    }
+    return { entries, bundles };
   }
 
   /** Empties the journal (every `.part` of the run was renamed or deleted). */

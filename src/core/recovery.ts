@@ -12,11 +12,16 @@ import { PartJournal } from './journal.js';
 import { clearStaging } from './bundle.js';
 import { acquireLock } from './lock.js';
 import { describeLines, Manifest, openManifestView, stateDir } from './manifest.js';
-import type { ManifestIndex } from './manifest-index.js';
+import type { IndexedFile, ManifestIndex } from './manifest-index.js';
 import { checkOutFolder, exists, forgetRealFolders, PathAllocator } from './paths.js';
 
 /** What a run works with. `manifest` and `journal` are absent in a dry run. */
 export interface FolderState {
+  /**
+   * Dry run only: whole files an interrupted run renamed into place without recording them (key → files),
+   * which a real run would adopt as done (`PartJournal.adoptable`); the dry run skips them as it would.
+   */
+  adoptable?: Map<string, IndexedFile[]>;
   /**
    * The manifest's index: `entry(key)` (status and files of a key's last line), `lookup(key).first`
    * (duplicate keys within this run). Closed by `manifest.close()`, or by `release()` in a dry run.
@@ -54,7 +59,29 @@ export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> 
   }
   if (opts.dryRun) {
     const view = await openManifestView(out); // look, touch nothing
-    return { index: view.index, paths: allocatorFor(out, view.index), release: () => view.close() };
+    const state: FolderState = {
+      index: view.index,
+      paths: allocatorFor(out, view.index),
+      release: () => view.close(),
+    };
+    try {
+      const found = await new PartJournal(out).adoptable((key) => view.index.entry(key)?.status === 'done');
+      if (found.length > 0) {
+        state.adoptable = new Map(
+          found.map(({ key, file }) => [key, [{ path: file.path, bytes: file.bytes }]]),
+        );
+        emit({
+          type: 'notice',
+          at: now(),
+          level: 'info',
+          message: `an interrupted run left ${found.length} whole file(s) that a real run records as done; counted as skipped`,
+        });
+      }
+    } catch (err) {
+      await view.close();
+      throw err;
+    }
+    return state;
   }
   try {
     await makeFolder(stateDir(out));

@@ -217,7 +217,10 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
             repeats++;
             continue;
           }
-          const prev = found.entry;
+          let prev = found.entry;
+          // a dry run after a crash: a file the real run would adopt first is skipped as it would be
+          const adoptable = prev?.status === 'done' ? undefined : folder.adoptable?.get(item.key);
+          if (adoptable) prev = { status: 'done', files: adoptable, pos: 0, len: 0 };
           if (!opts.force && prev?.status === 'done') {
             const waiting = presence.add(item, prev.files);
             if (waiting) await untilAborted(waiting, stop.signal);

@@ -519,4 +519,23 @@ describe('skip pass', () => {
     expect(dry.events.at(-1)).toMatchObject({ type: 'run-end', counts: { skipped: 2, wouldFetch: 2 } });
     expect(await snapshot(out)).toEqual(before);
   });
+
+  it('a dry run after a crash skips the whole files the real run adopts, as the real run does', async () => {
+    const out = await tempDir();
+    await run(out, ['a', 'b']);
+    // a run killed after renaming c.wav into place, before its manifest line: only the journal knows it
+    const c = makeWav('mem:c', 500);
+    await writeFile(join(out, 'c.wav'), c);
+    await appendFile(join(out, '.recpull', 'parts'), `${JSON.stringify({ key: 'mem:c', path: 'c.wav' })}\n`);
+    const before = await snapshot(out);
+    const dry = await run(out, ['a', 'b', 'c', 'd'], true);
+    expect(dry.result.counts).toMatchObject({ skipped: 3, wouldFetch: 1 });
+    expect(dry.events.filter((e) => e.type === 'notice').map((e) => e.message)).toEqual([
+      expect.stringMatching(/^an interrupted run left 1 whole file/),
+    ]);
+    expect(await snapshot(out)).toEqual(before); // the journal and the manifest untouched
+    const real = await run(out, ['a', 'b', 'c', 'd']);
+    expect(real.fetched).toEqual(['mem:d']);
+    expect(real.result.counts).toMatchObject({ done: 1, skipped: 3 });
+  });
 });
