@@ -15,6 +15,8 @@ export class PathAllocator {
   private readonly owners = new Map<string, string>();
   /** The owner of a lower-cased path according to the manifest (its index), if any. */
   private readonly known: (pathLower: string) => string | undefined;
+  /** Per key, the paths `claim` passed over because a file no one owns was there (see `passedOver`). */
+  private readonly onDisk = new Map<string, string[]>();
 
   /**
    * `owned`: the manifest's done files — either pairs of relative path and key (held in memory), or a
@@ -47,7 +49,29 @@ export class PathAllocator {
       this.owners.set(id, key);
       if (!(await exists(join(this.out, candidate)))) return candidate;
       this.owners.set(id, `\u0000disk:${candidate}`); // someone else's file: never overwrite it
+      const passed = this.onDisk.get(key);
+      if (passed) passed.push(candidate);
+      else this.onDisk.set(key, [candidate]);
     }
+  }
+
+  /**
+   * The paths (relative, as wanted) that `claim` passed over for `key` because a file with no owner in the
+   * manifest was there: the sink compares its download with them (`adopt`), so that a folder whose
+   * manifest was lost does not fill with `-2` copies of what it already holds.
+   */
+  passedOver(key: string): readonly string[] {
+    return this.onDisk.get(key) ?? [];
+  }
+
+  /**
+   * `key` takes `existing`, a path it passed over whose file is byte for byte its download, instead of
+   * `claimed` (given back). Nothing on disk changes here.
+   */
+  adopt(key: string, existing: string, claimed: string): void {
+    this.owners.set(existing.toLowerCase(), key);
+    this.release(claimed, key);
+    this.onDisk.delete(key);
   }
 
   /** Gives a claimed path back (the item failed before writing anything). */

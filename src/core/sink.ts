@@ -17,6 +17,7 @@ import type { FileRecord } from './manifest.js';
 import {
   forgetRealFolders,
   insideOut,
+  lstatOrUndefined,
   makeFolders,
   makeParentFolders,
   PATH_TOO_LONG,
@@ -52,6 +53,12 @@ export interface WriteRecordingInput {
   signal: AbortSignal;
   /** Called with bytes written so far (including resumed bytes) and the expected total if known. */
   onProgress?: (bytes: number, total: number | undefined) => void;
+  /**
+   * Called once the body is whole and checked, before the rename, with its sha256 (hex) and size in bytes:
+   * the relative path of an existing file with exactly these bytes that the recording takes instead (its
+   * `.part` is then deleted and nothing renamed), or undefined to rename as usual.
+   */
+  adoptIdentical?: (sha256: string, bytes: number) => Promise<string | undefined>;
 }
 
 /**
@@ -173,13 +180,22 @@ export async function writeRecording(input: WriteRecordingInput): Promise<FileRe
       });
     }
     const audio = validator.end();
+    const sha256 = hash.digest('hex');
+    const existing = await input.adoptIdentical?.(sha256, bytes);
+    if (existing !== undefined) {
+      fh.close();
+      fh = undefined;
+      await rm(partAbs, { force: true });
+      state.bytes = 0;
+      return { path: existing, bytes, sha256, contentType: audio.contentType };
+    }
     await fh.sync();
     fh.close();
     fh = undefined;
     const finalAbs = await resolveInsideOut(out, state.rel as string);
     await rename(partAbs, finalAbs);
     await fsyncDir(dirname(finalAbs));
-    return { path: state.rel as string, bytes, sha256: hash.digest('hex'), contentType: audio.contentType };
+    return { path: state.rel as string, bytes, sha256, contentType: audio.contentType };
   } catch (err) {
     try {
       fh?.close();
@@ -326,6 +342,22 @@ async function syncFolder(dir: string): Promise<void> {
   } finally {
     folder.close();
   }
+}
+
+/**
+ * Whether the regular file at `abs` (a symlink is not followed) holds exactly `bytes` bytes whose sha256 is
+ * `sha256` (hex). False when it is missing, not a regular file, of another size, or cannot be read.
+ */
+export async function sameFile(abs: string, sha256: string, bytes: number): Promise<boolean> {
+  const st = await lstatOrUndefined(abs).catch(() => undefined);
+  if (!st?.isFile() || st.size !== bytes) return false;
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(abs)) hash.update(chunk as Buffer);
+  } catch {
+    return false;
+  }
+  return hash.digest('hex') === sha256;
 }
 
 /** Removes a `.part` (an item that will not be retried). */

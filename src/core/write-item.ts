@@ -9,7 +9,8 @@ import { boundedBody } from '../formats/bounded-body.js';
 import { writeBundle } from './bundle.js';
 import type { FileRecord } from './manifest.js';
 import { redact } from './redact.js';
-import { type PartState, writeRecording, writeSmallFile } from './sink.js';
+import { insideOut } from './paths.js';
+import { type PartState, sameFile, writeRecording, writeSmallFile } from './sink.js';
 import type { FetchedBody, RecordingRef } from './source.js';
 import { renderTemplate } from './template.js';
 import { DEFAULT_MAX_BYTES, disposeBody, itemFields, type WriteContext } from './write-context.js';
@@ -43,6 +44,15 @@ export async function writeItem(
       key: ref.key,
       signal: ctx.signal,
       claimPath: (ext) => ctx.paths.claim(renderTemplate(ctx.template, { ...fields, ext }), ref.key),
+      // a file already there with no owner (a lost manifest) that is this very recording: taken, not copied
+      adoptIdentical: async (sha256, bytes) => {
+        for (const existing of ctx.paths.passedOver(ref.key)) {
+          if (!(await sameFile(insideOut(ctx.out, existing), sha256, bytes))) continue;
+          ctx.paths.adopt(ref.key, existing, state.rel as string);
+          return existing;
+        }
+        return undefined;
+      },
       ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
     });
   } finally {

@@ -520,6 +520,34 @@ describe('skip pass', () => {
     expect(await snapshot(out)).toEqual(before);
   });
 
+  it('after the manifest was lost, a download identical to the file at its path takes that file, not a -2 copy', async () => {
+    const out = await tempDir();
+    await run(out, ['a', 'b', 'c']);
+    await rm(join(out, '.recpull'), { recursive: true });
+    const other = makeWav('someone else', 500); // c.wav now holds other bytes of the same size
+    expect(other.length).toBe((await stat(join(out, 'c.wav'))).size);
+    await writeFile(join(out, 'c.wav'), other);
+    const again = await run(out, ['a', 'b', 'c']);
+    expect(again.fetched.sort()).toEqual(['mem:a', 'mem:b', 'mem:c']); // nothing says they are done
+    expect(again.result.counts).toMatchObject({ done: 3, failed: 0 });
+    expect((await readdir(out)).filter((f) => !f.startsWith('.')).sort()).toEqual([
+      'a.wav',
+      'b.wav',
+      'c-2.wav',
+      'c.wav',
+    ]);
+    expect(await readFile(join(out, 'c.wav'))).toEqual(other); // never overwritten
+    await withManifest(out, (m) => {
+      expect(m.entry('mem:a')?.files).toEqual([{ path: 'a.wav', bytes: 500 }]);
+      expect(m.entry('mem:c')?.files).toEqual([{ path: 'c-2.wav', bytes: 500 }]);
+      expect(m.index.ownerOf('b.wav')).toBe('mem:b');
+    });
+    // and the next run skips all three
+    const third = await run(out, ['a', 'b', 'c']);
+    expect(third.fetched).toEqual([]);
+    expect(third.result.counts).toMatchObject({ skipped: 3 });
+  });
+
   it('a dry run after a crash skips the whole files the real run adopts, as the real run does', async () => {
     const out = await tempDir();
     await run(out, ['a', 'b']);
