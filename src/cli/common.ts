@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { exitCodeFor, toRecpullError } from '../core/errors.js';
+import { exitCodeFor, Interrupt, RecpullError, toRecpullError } from '../core/errors.js';
 import { now, type RunCounts, type RunEvent } from '../core/events.js';
 import type { HttpOptions } from '../core/http.js';
 import { errorInfo } from '../core/queue.js';
@@ -115,7 +115,9 @@ export function httpOptions(flags: CommonFlags, profile: CommonProfile, defaultC
 /**
  * The `run-end` of a run that a run-level error ended before the engine wrote its own (`--json` promises
  * one as the last line whatever happens): `counts` so far (none, usually), the exit code `err` maps to
- * (`exitCodeFor`: 2 config or input, 4 locked...), and the error itself, redacted. `ms` is the run's time.
+ * (`exitCodeFor`: 2 config or input, 4 locked...), and the error itself, redacted; an interrupt is
+ * `interrupted` with its signal's exit code and no `error`, as the engine's own run-end says it. `ms` is
+ * the run's time.
  */
 export function runEndOfError(
   err: unknown,
@@ -123,15 +125,16 @@ export function runEndOfError(
   counts: RunCounts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 },
   ms = 0,
 ): Extract<RunEvent, { type: 'run-end' }> {
+  const interrupted = err instanceof Interrupt || (err instanceof RecpullError && err.code === 'E_ABORTED');
   return {
     type: 'run-end',
     at: now(),
     counts,
     ms,
-    exitCode: exitCodeFor(err),
-    interrupted: false,
+    exitCode: err instanceof Interrupt ? err.exitCode : exitCodeFor(err),
+    interrupted,
     out,
-    error: errorInfo(toRecpullError(err, 'E_INTERNAL')),
+    ...(interrupted ? {} : { error: errorInfo(toRecpullError(err, 'E_INTERNAL')) }),
   };
 }
 

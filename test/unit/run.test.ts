@@ -6,9 +6,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { RecpullError } from '../../src/core/errors.js';
+import { runEndOfError } from '../../src/cli/common.js';
+import { Interrupt, RecpullError } from '../../src/core/errors.js';
 import type { RunEvent } from '../../src/core/events.js';
 import { untilAborted } from '../../src/core/queue.js';
+import { registerSecret } from '../../src/core/redact.js';
 import { runDownloads } from '../../src/core/run.js';
 import { bodyError } from '../../src/core/sink.js';
 import type { FetchedBody, InputRowError, RecordingRef, Source } from '../../src/core/source.js';
@@ -353,5 +355,28 @@ describe('runDownloads', () => {
     );
     for (const [key, path] of sidecars)
       expect(JSON.parse(await readFile(join(out, path as string), 'utf8'))).toMatchObject({ key });
+  });
+});
+
+describe('the run-end of a run stopped before it began (--json)', () => {
+  it('carries the exit code and the redacted error; an interrupt is interrupted, without error', () => {
+    registerSecret('Hunter2-secret-value');
+    const locked = runEndOfError(new RecpullError('E_LOCKED', 'another run'), '/o');
+    expect(locked).toMatchObject({ type: 'run-end', exitCode: 4, interrupted: false, out: '/o' });
+    expect(locked.error).toEqual({ code: 'E_LOCKED', message: 'another run' });
+    const config = runEndOfError(new RecpullError('E_CONFIG', 'password Hunter2-secret-value refused'), '/o');
+    expect(config).toMatchObject({
+      exitCode: 2,
+      error: { code: 'E_CONFIG', message: 'password *** refused' },
+    });
+    const internal = runEndOfError(new TypeError('boom'), '/o');
+    expect(internal).toMatchObject({ exitCode: 1, error: { code: 'E_INTERNAL', message: 'boom' } });
+    const interrupt = runEndOfError(new Interrupt('SIGTERM'), '/o');
+    expect(interrupt).toMatchObject({ exitCode: 143, interrupted: true });
+    expect(interrupt).not.toHaveProperty('error');
+    expect(runEndOfError(new RecpullError('E_ABORTED', 'interrupted'), '/o')).toMatchObject({
+      exitCode: 130,
+      interrupted: true,
+    });
   });
 });
