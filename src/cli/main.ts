@@ -152,6 +152,11 @@ function report(err: unknown): number {
       return EXIT.OK;
     return EXIT.USAGE; // commander already printed the message
   }
+  if (err instanceof Interrupt) {
+    // stopped before the run began (waiting for another run's hold on the folder's lock)
+    process.stderr.write(`recpull: ${err.message}\n`);
+    return err.exitCode;
+  }
   if (err instanceof RecpullError) {
     const vendor = err.vendorCode ? ` [${err.vendorCode}]` : '';
     process.stderr.write(`recpull: ${err.code}${vendor}: ${redact(err.message)}\n`);

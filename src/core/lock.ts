@@ -9,14 +9,20 @@
  * - holder unknown or on another host (a shared folder) → retried for 5 s, then taken over only when its
  *   mtime is older than `STALE_MS`, else refused.
  *
- * Taking the lock and writing `lock.pid` happen under a guard (`<out>/.recpull/lock.guard`, made with an
- * atomic mkdir), one run at a time. Without it, runs started together after a run was killed could each
+ * Taking the lock and writing `lock.pid` happen under a guard (`<out>/.recpull/lock.guard`, a file created
+ * exclusively), one run at a time. Without it, runs started together after a run was killed could each
  * judge the lock dead by the killed run's `lock.pid`, and each remove the lock another had just taken,
  * before that run had written its own PID: two runs then wrote into one folder (duplicate `-2` files, a
  * manifest calling downloaded recordings failed). Under the guard, a `lock.pid` naming a dead process
  * always describes the lock that is there. Refusing a live holder needs no guard.
+ *
+ * A guard left by a run killed while holding it is broken once older than `GUARD_STALE_MS`, by renaming
+ * it aside and deleting it only if it is the very file judged stale (same inode): runs that judged it stale
+ * together cannot each remove the guard another has just made (a fresh one moved by mistake is linked
+ * back). The holder checks that the guard is still its own (its inode) before it removes a dead run's lock.
  */
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, lstat, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -50,11 +56,13 @@ type Retries = { retries: number; factor: number; minTimeout: number; maxTimeout
  * `onCompromised` is called when the lock is lost while held (its mtime could not be refreshed for
  * `STALE_MS`, or another process replaced it). Throws `E_LOCKED` when another live run holds it (or a
  * holder that cannot be checked refreshed it within `STALE_MS`), `E_IO` when the folder cannot be locked.
- * Returns an idempotent release function.
+ * Returns an idempotent release function. `signal` ends a wait for another run's acquisition: its reason
+ * (the run's `Interrupt`) is thrown.
  */
 export async function acquireLock(
   out: string,
   onCompromised: (err: Error) => void,
+  signal?: AbortSignal,
 ): Promise<() => Promise<void>> {
   const dir = stateDir(out);
   const lockPath = join(dir, 'lock');
@@ -83,7 +91,7 @@ export async function acquireLock(
   try {
     // the PID first: proper-lockfile would remove a lock with an old mtime by itself
     if ((await lockExists(lockPath)) && (await holderState()) === 'alive') throw locked();
-    release = await underGuard(join(dir, 'lock.guard'), locked, async () => {
+    release = await underGuard(join(dir, 'lock.guard'), locked, signal, async (stillMine) => {
       let taken: () => Promise<void>;
       try {
         taken = await take(0);
@@ -92,6 +100,7 @@ export async function acquireLock(
         const state = await holderState();
         if (state === 'alive') throw locked();
         if (state === 'dead') {
+          if (!(await stillMine())) throw locked(); // another run broke the guard: it may be taking over
           await rm(lockPath, { recursive: true, force: true }); // its run was killed: take over
           taken = await take(0);
         } else {
@@ -103,7 +112,7 @@ export async function acquireLock(
       return taken;
     });
   } catch (err) {
-    if (err instanceof RecpullError) throw err;
+    if (err instanceof RecpullError || (signal?.aborted && err === signal.reason)) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ELOCKED') throw locked();
     throw new RecpullError('E_IO', `cannot lock ${out}: ${(err as Error).message}`, { cause: err });
   }
@@ -117,32 +126,63 @@ export async function acquireLock(
 }
 
 /**
- * Runs `fn` while holding the guard folder `guard` (mkdir is atomic: one holder at a time), waiting up to
- * `GUARD_WAIT_MS` for another holder, then throwing `refused()`; a guard older than `GUARD_STALE_MS` is
- * removed first. The guard is removed when `fn` settles.
+ * Runs `fn` while holding the guard file `guard` (created with `wx`: one holder at a time), waiting up to
+ * `GUARD_WAIT_MS` for another holder, then throwing `refused()`, or `signal`'s reason once it aborts. A
+ * guard older than `GUARD_STALE_MS` is broken (`breakStaleGuard`). `fn` gets `stillMine()`: whether the
+ * guard is still the file this call created. The guard is removed when `fn` settles, if still its own.
  */
-async function underGuard<T>(guard: string, refused: () => Error, fn: () => Promise<T>): Promise<T> {
+async function underGuard<T>(
+  guard: string,
+  refused: () => Error,
+  signal: AbortSignal | undefined,
+  fn: (stillMine: () => Promise<boolean>) => Promise<T>,
+): Promise<T> {
   const start = Date.now();
+  let mine: number;
   for (;;) {
+    if (signal?.aborted) throw signal.reason;
     try {
-      await mkdir(guard);
+      const fh = await open(guard, 'wx');
+      try {
+        mine = (await fh.stat()).ino;
+      } finally {
+        await fh.close();
+      }
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const st = await stat(guard).catch(() => undefined);
+      const st = await lstat(guard).catch(() => undefined);
       if (st && Date.now() - st.mtimeMs > GUARD_STALE_MS) {
-        await rm(guard, { recursive: true, force: true });
+        await breakStaleGuard(guard, st.ino);
         continue;
       }
       if (Date.now() - start > GUARD_WAIT_MS) throw refused();
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
     }
   }
+  const stillMine = async () => (await lstat(guard).catch(() => undefined))?.ino === mine;
   try {
-    return await fn();
+    return await fn(stillMine);
   } finally {
-    await rm(guard, { recursive: true, force: true }).catch(() => {});
+    if (await stillMine()) await rm(guard, { force: true }).catch(() => {});
   }
+}
+
+/**
+ * Removes the guard judged stale (inode `ino`), and nothing else: it is renamed aside first (atomic), and
+ * only the file with that inode is deleted. A fresh guard that another run made meanwhile, moved aside by
+ * mistake, is linked back unless a newer one is already there (a link never replaces).
+ */
+async function breakStaleGuard(guard: string, ino: number): Promise<void> {
+  const aside = `${guard}.stale-${process.pid}-${randomUUID()}`;
+  try {
+    await rename(guard, aside);
+  } catch {
+    return; // gone already: another run broke it
+  }
+  const st = await lstat(aside).catch(() => undefined);
+  if (st && st.ino !== ino && st.isFile()) await link(aside, guard).catch(() => {});
+  await rm(aside, { recursive: true, force: true }).catch(() => {});
 }
 
 async function lockExists(lockPath: string): Promise<boolean> {

@@ -41,6 +41,8 @@ export interface OpenFolderOptions {
   emit: EventSink;
   /** Called if the lock is lost while the run goes on (its staleness was detected by another process). */
   onLockLost: (err: RecpullError) => void;
+  /** The run's stop signal: ends a wait for another run's acquisition of the lock (its reason is thrown). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -88,9 +90,12 @@ export async function openFolder(opts: OpenFolderOptions): Promise<FolderState> 
   } catch (err) {
     throw outFolderError(err, `cannot create ${stateDir(out)}`);
   }
-  const releaseLock = await acquireLock(out, (err) =>
-    opts.onLockLost(new RecpullError('E_LOCKED', `lost the lock of ${out}: ${err.message}`)),
+  const releaseLock = await acquireLock(
+    out,
+    (err) => opts.onLockLost(new RecpullError('E_LOCKED', `lost the lock of ${out}: ${err.message}`)),
+    opts.signal,
   ).catch((err: unknown) => {
+    if (opts.signal?.aborted && err === opts.signal.reason) throw err; // stopped while waiting: as it is
     throw outFolderError(err, `cannot lock ${out}`); // a read-only --out (EROFS) is a usage error too
   });
   let released = false;

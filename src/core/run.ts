@@ -107,7 +107,13 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
     if (reason instanceof RecpullError) fail(reason);
     else stop.abort();
   };
-  const folder = await openFolder({ out: opts.out, dryRun: opts.dryRun, emit, onLockLost: fail });
+  const folder = await openFolder({
+    out: opts.out,
+    dryRun: opts.dryRun,
+    emit,
+    onLockLost: fail,
+    signal: opts.signal,
+  });
   if (opts.signal.aborted) onAbort();
   else opts.signal.addEventListener('abort', onAbort, { once: true });
 

@@ -91,6 +91,13 @@ describe('lock staleness (issue 7 §3)', () => {
       await rm(join(out, '.recpull'), { recursive: true, force: true });
       await mkdir(join(out, '.recpull'));
       await plantLock(pid, 0);
+      if (trial % 2 === 1) {
+        // and a guard left by a run killed while holding it: every child finds it stale at once
+        const guard = join(out, '.recpull', 'lock.guard');
+        await writeFile(guard, '');
+        const old = new Date(Date.now() - GUARD_STALE_MS - 60_000);
+        await utimes(guard, old, old);
+      }
       const startAt = Date.now() + 600;
       const lines = await Promise.all(
         Array.from(
@@ -118,6 +125,16 @@ describe('lock staleness (issue 7 §3)', () => {
       expect(await readdir(join(out, '.recpull'))).not.toContain('lock.guard');
     }
   }, 60_000);
+
+  it('a run waiting for another run’s guard stops when its signal fires, with the signal’s reason', async () => {
+    await writeFile(join(out, '.recpull', 'lock.guard'), ''); // fresh: another run is taking the lock
+    const stop = new AbortController();
+    const reason = new Error('interrupted by SIGTERM');
+    setTimeout(() => stop.abort(reason), 100);
+    const from = Date.now();
+    await expect(acquireLock(out, () => {}, stop.signal)).rejects.toBe(reason);
+    expect(Date.now() - from).toBeLessThan(5000); // not the 15 s wait
+  });
 
   it('a guard left by a run killed while taking the lock is removed once it is old', async () => {
     const guard = join(out, '.recpull', 'lock.guard');
