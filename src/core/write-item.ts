@@ -5,6 +5,7 @@
  * manifest line will list. Whatever happens, the body is either read to its end or destroyed, so its
  * pooled connection is never left busy.
  */
+import { createHash } from 'node:crypto';
 import { boundedBody } from '../formats/bounded-body.js';
 import { writeBundle } from './bundle.js';
 import type { FileRecord } from './manifest.js';
@@ -45,14 +46,7 @@ export async function writeItem(
       signal: ctx.signal,
       claimPath: (ext) => ctx.paths.claim(renderTemplate(ctx.template, { ...fields, ext }), ref.key),
       // a file already there with no owner (a lost manifest) that is this very recording: taken, not copied
-      adoptIdentical: async (sha256, bytes) => {
-        for (const existing of ctx.paths.passedOver(ref.key)) {
-          if (!(await sameFile(insideOut(ctx.out, existing), sha256, bytes))) continue;
-          ctx.paths.adopt(ref.key, existing, state.rel as string);
-          return existing;
-        }
-        return undefined;
-      },
+      adoptIdentical: (sha256, bytes) => adoptIdentical(ctx, ref.key, state.rel as string, sha256, bytes),
       ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
     });
   } finally {
@@ -62,11 +56,37 @@ export async function writeItem(
   if (ctx.metadata) {
     const wanted = `${file.path.replace(/\.[^./]+$/, '')}.json`;
     const rel = await ctx.paths.claim(wanted, ref.key);
-    await ctx.journal.add(ref.key, rel);
     const record = fetched.record ?? ref.record ?? { key: ref.key, ...fields };
-    files.push(
-      await writeSmallFile(ctx.out, rel, redact(`${JSON.stringify(record, null, 2)}\n`), 'application/json'),
-    );
+    const content = redact(`${JSON.stringify(record, null, 2)}\n`);
+    const buf = Buffer.from(content, 'utf8');
+    const sha256 = createHash('sha256').update(buf).digest('hex');
+    const existing = await adoptIdentical(ctx, ref.key, rel, sha256, buf.length);
+    if (existing !== undefined) {
+      files.push({ path: existing, bytes: buf.length, sha256, contentType: 'application/json' });
+    } else {
+      await ctx.journal.add(ref.key, rel);
+      files.push(await writeSmallFile(ctx.out, rel, content, 'application/json'));
+    }
   }
   return files;
+}
+
+/**
+ * The path `claim` passed over for `key` (a file no one owns, say after the manifest was lost) whose file
+ * is byte for byte `bytes` bytes of sha256 `sha256`: `key` takes it instead of `claimed`. Undefined when
+ * none is (then `claimed` is written as usual).
+ */
+async function adoptIdentical(
+  ctx: WriteContext,
+  key: string,
+  claimed: string,
+  sha256: string,
+  bytes: number,
+): Promise<string | undefined> {
+  for (const existing of ctx.paths.passedOver(key)) {
+    if (!(await sameFile(insideOut(ctx.out, existing), sha256, bytes))) continue;
+    ctx.paths.adopt(key, existing, claimed);
+    return existing;
+  }
+  return undefined;
 }

@@ -460,7 +460,13 @@ describe('skip pass', () => {
       },
     };
   }
-  async function run(out: string, ids: string[], dryRun = false, presence?: PresenceOptions) {
+  async function run(
+    out: string,
+    ids: string[],
+    dryRun = false,
+    presence?: PresenceOptions,
+    metadata = false,
+  ) {
     const events: RunEvent[] = [];
     const fetched: string[] = [];
     const result = await runDownloads(source(ids, fetched), {
@@ -470,7 +476,7 @@ describe('skip pass', () => {
       retries: 0,
       force: false,
       dryRun,
-      metadata: false,
+      metadata,
       signal: new AbortController().signal,
       emit: (e) => events.push(e),
       ...(presence ? { presence } : {}),
@@ -546,6 +552,26 @@ describe('skip pass', () => {
     const third = await run(out, ['a', 'b', 'c']);
     expect(third.fetched).toEqual([]);
     expect(third.result.counts).toMatchObject({ skipped: 3 });
+  });
+
+  it('after the manifest was lost, identical --metadata sidecars are taken too, not copied', async () => {
+    const out = await tempDir();
+    await run(out, ['a', 'b'], false, undefined, true);
+    await rm(join(out, '.recpull'), { recursive: true });
+    await writeFile(join(out, 'b.json'), '{"someone":"else"}\n');
+    const again = await run(out, ['a', 'b'], false, undefined, true);
+    expect(again.result.counts).toMatchObject({ done: 2, failed: 0 });
+    expect((await readdir(out)).filter((f) => !f.startsWith('.')).sort()).toEqual([
+      'a.json',
+      'a.wav',
+      'b-2.json',
+      'b.json',
+      'b.wav',
+    ]);
+    await withManifest(out, (m) => {
+      expect(m.entry('mem:a')?.files.map((f) => f.path)).toEqual(['a.wav', 'a.json']);
+      expect(m.entry('mem:b')?.files.map((f) => f.path)).toEqual(['b.wav', 'b-2.json']);
+    });
   });
 
   it('a dry run after a crash skips the whole files the real run adopts, as the real run does', async () => {
