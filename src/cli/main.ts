@@ -5,6 +5,7 @@
  * place that listens for signals and uncaught errors: the first signal stops the running command cleanly
  * (its source is closed, its lock released); a second one exits at once after saying what was left undone.
  */
+import { resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { EXIT, exitCodeFor, Interrupt, RecpullError, STOP_SIGNALS, type StopSignal } from '../core/errors.js';
 import { redact } from '../core/redact.js';
@@ -136,10 +137,40 @@ export async function main(argv: string[], registry: readonly VendorEntry[] = VE
     code = ctx.exitCode;
   } catch (err) {
     code = report(err);
+    // a vendor run that the parser refused (a bad flag or value): --json still ends in run-end
+    if (err instanceof CommanderError && code === EXIT.USAGE && wantsJsonRun(argv, ctx.vendors)) {
+      // loaded here only: --version and --help stay light
+      const [{ runEndOfError }, { redactEvent }] = await Promise.all([
+        import('./common.js'),
+        import('../render/index.js'),
+      ]);
+      const usage = new RecpullError('E_USAGE', err.message.replace(/^error: /, ''));
+      process.stdout.write(`${JSON.stringify(redactEvent(runEndOfError(usage, resolve(outArg(argv)))))}\n`);
+    }
   }
   finished = true;
   await new Promise<void>((r) => process.stdout.write('', () => r()));
   process.exit(code);
+}
+
+/** The `-o`/`--out` of `argv` as written (the parser refused the line), else the default folder. */
+function outArg(argv: string[]): string {
+  for (let i = argv.length - 1; i >= 2; i--) {
+    const a = argv[i] as string;
+    if (a.startsWith('--out=')) return a.slice(6);
+    if ((a === '-o' || a === '--out') && argv[i + 1] !== undefined) return argv[i + 1] as string;
+  }
+  return './recordings';
+}
+
+/**
+ * Whether `argv` (as process.argv) asks a vendor subcommand for `--json`: then a usage error the parser
+ * found is also said as a `run-end` line.
+ */
+function wantsJsonRun(argv: string[], vendors: readonly string[]): boolean {
+  const args = argv.slice(2);
+  const sub = args.find((a) => !a.startsWith('-'));
+  return sub !== undefined && vendors.includes(sub) && args.includes('--json');
 }
 
 function report(err: unknown): number {

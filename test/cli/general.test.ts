@@ -316,7 +316,7 @@ describe('recpull CLI', () => {
     expect(r.stderr).toContain('nope.csv');
   });
 
-  it('with --json, a run stopped before it began still ends in run-end: its exit code and error (input, profile)', async () => {
+  it('with --json, a run stopped before it began still ends in run-end: its exit code and error (input, profile, flags)', async () => {
     const s = await setup();
     const missing = await runCli(
       ['timplus', '-c', s.config, '-i', join(s.dir, 'nope.csv'), '-o', s.out, '--json'],
@@ -344,6 +344,21 @@ describe('recpull CLI', () => {
       expect(r.stderr).toContain(code); // and said on stderr, as without --json
     }
     expect(s.sandbox.log).toHaveLength(0);
+    // a flag or value the parser refuses: exit 2, and the same one run-end line
+    for (const bad of [['-j', '0'], ['--bogus']]) {
+      const r = await runCli(['timplus', '-c', s.config, '-i', s.list, '-o', s.out, '--json', ...bad], {
+        cwd: s.dir,
+      });
+      expect(r.code).toBe(2);
+      const lines = r.stdout.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0] as string)).toMatchObject({
+        type: 'run-end',
+        exitCode: 2,
+        out: s.out,
+        error: { code: 'E_USAGE' },
+      });
+    }
   });
 
   it.skipIf(!OLD_NODE)('on a Node older than 22.19 the launcher says what is needed', () => {
