@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { exitCodeFor, Interrupt, RecpullError, toRecpullError } from '../core/errors.js';
-import { now, type RunCounts, type RunEvent } from '../core/events.js';
+import { emptyCounts, now, type RunCounts, type RunEvent } from '../core/events.js';
 import type { HttpOptions } from '../core/http.js';
 import { errorInfo } from '../core/queue.js';
 import { leftUndoneMessage, runDownloads } from '../core/run.js';
@@ -122,7 +122,7 @@ export function httpOptions(flags: CommonFlags, profile: CommonProfile, defaultC
 export function runEndOfError(
   err: unknown,
   out: string,
-  counts: RunCounts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 },
+  counts: RunCounts = emptyCounts(),
   ms = 0,
 ): Extract<RunEvent, { type: 'run-end' }> {
   const interrupted = err instanceof Interrupt || (err instanceof RecpullError && err.code === 'E_ABORTED');
@@ -175,7 +175,7 @@ export async function runSource(source: Source, ctx: RunContext): Promise<number
   const out = resolve(flags.out ?? profile.out ?? './recordings');
   const inFlight = new Set<string>();
   // the run keeps its counts here, so a second Ctrl-C can write a run-end with them at once
-  const counts: RunCounts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
+  const counts = emptyCounts();
   const started = Date.now();
   let ended = false;
   let closing = false;

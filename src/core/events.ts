@@ -91,6 +91,11 @@ export type RunEvent =
       error?: ErrorInfo;
     };
 
+/** Counts of a run that has counted nothing yet. */
+export function emptyCounts(): RunCounts {
+  return { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
+}
+
 export type RunEventType = RunEvent['type'];
 
 /** One handler per event type; used by every renderer so a new type cannot be forgotten. */

@@ -15,7 +15,7 @@ export class PathAllocator {
   private readonly owners = new Map<string, string>();
   /** The owner of a lower-cased path according to the manifest (its index), if any. */
   private readonly known: (pathLower: string) => string | undefined;
-  /** Per key, the paths `claim` passed over because a file no one owns was there (see `passedOver`). */
+  /** Per key, the paths `claim` passed over because a file no one owns was there (see `takePassedOver`). */
   private readonly onDisk = new Map<string, string[]>();
 
   /**
@@ -57,11 +57,15 @@ export class PathAllocator {
 
   /**
    * The paths (relative, as wanted) that `claim` passed over for `key` because a file with no owner in the
-   * manifest was there: the sink compares its download with them (`adopt`), so that a folder whose
-   * manifest was lost does not fill with `-2` copies of what it already holds.
+   * manifest was there, handed over once and forgotten (a run over a folder whose manifest was lost meets
+   * one per key): the writer compares its download with them (`adopt`), so that such a folder does not
+   * fill with `-2` copies of what it already holds.
    */
-  passedOver(key: string): readonly string[] {
-    return this.onDisk.get(key) ?? [];
+  takePassedOver(key: string): readonly string[] {
+    const passed = this.onDisk.get(key);
+    if (!passed) return [];
+    this.onDisk.delete(key);
+    return passed;
   }
 
   /**
@@ -71,13 +75,13 @@ export class PathAllocator {
   adopt(key: string, existing: string, claimed: string): void {
     this.owners.set(existing.toLowerCase(), key);
     this.release(claimed, key);
-    this.onDisk.delete(key);
   }
 
   /** Gives a claimed path back (the item failed before writing anything). */
   release(path: string, key: string): void {
     const id = path.toLowerCase();
     if (this.owners.get(id) === key) this.owners.delete(id);
+    this.onDisk.delete(key);
   }
 }
 

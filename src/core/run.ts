@@ -9,7 +9,7 @@
  */
 import type { AttemptDeadlineOptions } from './deadline.js';
 import { EXIT, exitCodeFor, Interrupt, RecpullError, toRecpullError } from './errors.js';
-import { type EventSink, now, type RunCounts } from './events.js';
+import { type EventSink, emptyCounts, now, type RunCounts } from './events.js';
 import { type PresenceOptions, PresencePipeline } from './presence.js';
 import { errorInfo, type ItemContext, recordFailure, runItem, untilAborted, WorkQueue } from './queue.js';
 import { openFolder } from './recovery.js';
@@ -94,7 +94,7 @@ export async function runDownloads(source: Source, opts: RunOptions): Promise<Ru
   const template = opts.template ?? source.defaultTemplate;
   checkTemplate(template, ['vendor', 'ext', 'key', ...source.fields], opts.allowExtraFields ?? false);
   const started = Date.now();
-  const counts: RunCounts = opts.counts ?? { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
+  const counts: RunCounts = opts.counts ?? emptyCounts();
   const { emit } = opts;
   const stop = new AbortController();
   let fatal: RecpullError | undefined;

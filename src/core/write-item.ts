@@ -46,7 +46,8 @@ export async function writeItem(
       signal: ctx.signal,
       claimPath: (ext) => ctx.paths.claim(renderTemplate(ctx.template, { ...fields, ext }), ref.key),
       // a file already there with no owner (a lost manifest) that is this very recording: taken, not copied
-      adoptIdentical: (sha256, bytes) => adoptIdentical(ctx, ref.key, state.rel as string, sha256, bytes),
+      adoptIdentical: (sha256, bytes) =>
+        adoptIdentical(ctx, ref.key, state.rel as string, () => sha256, bytes),
       ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
     });
   } finally {
@@ -59,10 +60,11 @@ export async function writeItem(
     const record = fetched.record ?? ref.record ?? { key: ref.key, ...fields };
     const content = redact(`${JSON.stringify(record, null, 2)}\n`);
     const buf = Buffer.from(content, 'utf8');
-    const sha256 = createHash('sha256').update(buf).digest('hex');
+    // hashed here only when an unowned file was passed over (writeSmallFile hashes what it writes)
+    const sha256 = () => createHash('sha256').update(buf).digest('hex');
     const existing = await adoptIdentical(ctx, ref.key, rel, sha256, buf.length);
     if (existing !== undefined) {
-      files.push({ path: existing, bytes: buf.length, sha256, contentType: 'application/json' });
+      files.push({ path: existing, bytes: buf.length, sha256: sha256(), contentType: 'application/json' });
     } else {
       await ctx.journal.add(ref.key, rel);
       files.push(await writeSmallFile(ctx.out, rel, content, 'application/json'));
@@ -73,18 +75,18 @@ export async function writeItem(
 
 /**
  * The path `claim` passed over for `key` (a file no one owns, say after the manifest was lost) whose file
- * is byte for byte `bytes` bytes of sha256 `sha256`: `key` takes it instead of `claimed`. Undefined when
- * none is (then `claimed` is written as usual).
+ * is byte for byte `bytes` bytes of sha256 `sha256()` (hex; asked for only when such a path exists): `key`
+ * takes it instead of `claimed`. Undefined when none is (then `claimed` is written as usual).
  */
 async function adoptIdentical(
   ctx: WriteContext,
   key: string,
   claimed: string,
-  sha256: string,
+  sha256: () => string,
   bytes: number,
 ): Promise<string | undefined> {
-  for (const existing of ctx.paths.passedOver(key)) {
-    if (!(await sameFile(insideOut(ctx.out, existing), sha256, bytes))) continue;
+  for (const existing of ctx.paths.takePassedOver(key)) {
+    if (!(await sameFile(insideOut(ctx.out, existing), sha256(), bytes))) continue;
     ctx.paths.adopt(key, existing, claimed);
     return existing;
   }

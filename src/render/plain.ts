@@ -3,7 +3,7 @@
  * at most every 10 s, and the final summary. `--quiet` keeps only failures, warnings and the final summary;
  * `--verbose` adds retries and attempts.
  */
-import type { EventHandlers } from '../core/events.js';
+import { type EventHandlers, emptyCounts } from '../core/events.js';
 import { escapeControls, formatBytes, formatDuration, summaryLine } from './format.js';
 import type { RenderOptions } from './index.js';
 
@@ -18,7 +18,7 @@ export function plainHandlers(
   writeLine: (line: string) => void,
 ): EventHandlers & { stop: () => void } {
   const write = (line: string) => writeLine(escapeControls(line));
-  const counts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
+  const counts = emptyCounts();
   let started = Date.now();
   let dryRun = false;
   let lastSummary = Date.now();

@@ -3,7 +3,7 @@
  * flight. Failures, notices and rate-limit waits are printed above the bars.
  */
 import type cliProgressTypes from 'cli-progress';
-import type { EventHandlers } from '../core/events.js';
+import { type EventHandlers, emptyCounts } from '../core/events.js';
 import { lazyRequire } from '../core/lazy-require.js';
 import { escapeControls, formatBytes, formatDuration, summaryLine } from './format.js';
 import type { RenderOptions } from './index.js';
@@ -33,7 +33,7 @@ export function progressHandlers(
   const log = (line: string) => multi.log(`${escapeControls(line)}\n`);
   let overall: cliProgressTypes.SingleBar | undefined;
   const active = new Map<string, cliProgressTypes.SingleBar>();
-  const counts = { done: 0, skipped: 0, failed: 0, wouldFetch: 0, bytes: 0 };
+  const counts = emptyCounts();
   let seen = 0;
   let dryRun = false;
   let started = Date.now();
